@@ -1,0 +1,47 @@
+// @ts-check
+/**
+ * Three tiers, one runner: `*.spec.ts` unit specs beside the code (pure logic, no I/O), and
+ * `test/integration/**` specs that talk to the real RabbitMQ, PostgreSQL and FerretDB started by
+ * `scripts/infra.sh up`. Nest 12 ships as ES modules; Node >= 20.19 can `require()` them and jest
+ * does the same under --experimental-vm-modules (see package.json scripts).
+ */
+const { pathsToModuleNameMapper } = require('ts-jest');
+const ts = require('typescript');
+
+const { config: tsconfig } = ts.readConfigFile('./tsconfig.json', ts.sys.readFile);
+const paths = tsconfig.compilerOptions.paths;
+
+// Specs run as ES modules (Nest 12 is ESM-only and jest can only `require()` ESM on Node >= 24.9);
+// ts-jest only transpiles here, `npm run typecheck` checks types for the whole tree.
+/** @type {import('ts-jest').JestConfigWithTsJest['transform']} */
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: './tsconfig.spec.json', useESM: true }],
+};
+const moduleNameMapper = pathsToModuleNameMapper(paths, { prefix: '<rootDir>/' });
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      rootDir: '.',
+      roots: ['<rootDir>/apps', '<rootDir>/libs'],
+      testMatch: ['**/*.spec.ts'],
+      transform,
+      moduleNameMapper,
+      extensionsToTreatAsEsm: ['.ts'],
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      rootDir: '.',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.int-spec.ts'],
+      transform,
+      moduleNameMapper,
+      extensionsToTreatAsEsm: ['.ts'],
+      testTimeout: 120000,
+    },
+  ],
+};

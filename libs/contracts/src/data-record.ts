@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+
+/** The record of CONTRACT.md §1. Identity is (`source`, `seq`). */
+export interface DataRecord {
+  readonly source: string;
+  readonly seq: number;
+  readonly timestamp: number;
+  readonly randomValue: number;
+  readonly hashValue: string;
+}
+
+export const RECORD_FIELDS = ['source', 'seq', 'timestamp', 'randomValue', 'hashValue'] as const;
+
+export const SOURCE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const MIN_RANDOM_VALUE = 0;
+export const MAX_RANDOM_VALUE = 100;
+/** 9999-12-31T23:59:59.999Z: later instants have no `YYYY` file name and no valid `Date` beyond 8.64e15. */
+export const MAX_TIMESTAMP = 253_402_300_799_999;
+
+/**
+ * Last two lowercase hex characters of MD5(decimal timestamp ++ decimal randomValue).
+ * Only the final byte of the digest is needed, so the full hex string is never built.
+ */
+export function computeHash(timestamp: number, randomValue: number): string {
+  const digest = createHash('md5').update(`${timestamp}${randomValue}`).digest();
+  const last = digest[digest.length - 1] as number;
+  return last.toString(16).padStart(2, '0');
+}
+
+/** The nesting rule's comparison: plain string comparison of the two hex characters. */
+export function isHighHash(hashValue: string): boolean {
+  return hashValue > '99';
+}
+
+/** Stable key of a record's identity, for maps and logs. */
+export function recordKey(record: Pick<DataRecord, 'source' | 'seq'>): string {
+  return `${record.source}:${record.seq}`;
+}
