@@ -6,6 +6,7 @@
 # True when something accepts a TCP connection. Uses bash's /dev/tcp so it needs
 # no netcat; the timeout guards against a SYN that is silently dropped.
 port_open() {
+  # shellcheck disable=SC2016 # $1/$2 are meant for the inner bash
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
@@ -18,6 +19,7 @@ mongo_ping() {
     port_open "$1" "$2"
     return
   fi
+  # shellcheck disable=SC2016 # JavaScript, not shell
   timeout 5 node -e '
     const net = require("net");
     const [host, port] = process.argv.slice(1);
@@ -38,6 +40,8 @@ mongo_ping() {
       buf = Buffer.concat([buf, d]);
       if (buf.length < 4 || buf.length < buf.readInt32LE(0)) return;
       sock.destroy();
+      // Only an OP_MSG answering our request id counts as a MongoDB reply.
+      if (buf.length < 21 || buf.readInt32LE(8) !== 1 || buf.readInt32LE(12) !== 2013) process.exit(1);
       // Header (16) + flagBits (4) + section kind (1), then the reply document.
       const reply = buf.subarray(21);
       let i = 4;
@@ -59,6 +63,8 @@ mongo_ping() {
       }
       process.exit(1);
     });
+    // A non-MongoDB server may just hang up; without this node would exit 0.
+    sock.on("close", () => process.exit(1));
     sock.on("error", () => process.exit(1));
   ' "$1" "$2" 2>/dev/null
 }

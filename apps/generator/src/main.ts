@@ -1,11 +1,15 @@
+import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Module } from '@nestjs/common';
-import { computeHash } from '@dataflow/contracts';
-@Module({})
-class M {}
-async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(M);
-  console.log('hash', computeHash(1732500000000, 42));
-  await app.close();
-}
-void bootstrap();
+import { ConfigService } from '@nestjs/config';
+import { Logger } from 'nestjs-pino';
+import { runApp } from '@dataflow/config';
+import type { GeneratorConfig } from './config/generator.config';
+import { GeneratorModule } from './generator.module';
+
+runApp('generator', async () => {
+  const app = await NestFactory.create(await GeneratorModule.forRoot(), { bufferLogs: true, abortOnError: false });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  const config = app.get<ConfigService<GeneratorConfig, true>>(ConfigService);
+  await app.listen(config.get('GENERATOR_PORT', { infer: true }), '0.0.0.0');
+});

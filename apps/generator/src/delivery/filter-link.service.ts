@@ -1,0 +1,256 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { ExponentialBackoff, IBackoff } from 'cockatiel';
+import WebSocket from 'ws';
+import {
+  ACK_EVENT,
+  DataRecord,
+  ERROR_EVENT,
+  FilterToSenderFrame,
+  RECORDS_EVENT,
+  WS_CLOSE_NORMAL,
+} from '@dataflow/contracts';
+import { DataflowMetrics } from '@dataflow/observability';
+import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
+import type { GeneratorConfig } from '../config/generator.config';
+import { FrameTracker, SentFrame } from './frame-tracker';
+import { Outbox } from './outbox';
+
+export const FILTER_POLICY = 'filter';
+
+class LinkError extends Error {
+  override readonly name = 'LinkError';
+}
+
+/**
+ * The generator's side of the WebSocket protocol (CONTRACT.md §4). Records wait in the outbox until
+ * the filter acknowledges them. Each frame's delivery (connect if needed, send, await its ack) runs
+ * under the `filter` circuit breaker: connection failures, closes and ack timeouts count against
+ * it; acknowledgements close it. Any failure drops the connection, and the next connection
+ * resends every unacknowledged record in `seq` order, so the filter never sees a later record of
+ * this source before an earlier unacknowledged one.
+ */
+@Injectable()
+export class FilterLink implements OnApplicationShutdown {
+  private readonly logger = new Logger(FilterLink.name);
+  private readonly outbox = new Outbox();
+  private readonly frames = new FrameTracker();
+  private readonly policy: NamedPolicy;
+  private readonly source: string;
+  private readonly url: string;
+  private readonly token: string | undefined;
+  private readonly frameSize: number;
+  private readonly maxFrames: number;
+  private readonly maxBuffered: number;
+  private readonly backoffFactory: ExponentialBackoff<unknown>;
+  private backoff: IBackoff<unknown> | undefined;
+  private socket: WebSocket | undefined;
+  private connecting: Promise<WebSocket> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private drainWaiters: Array<() => void> = [];
+  /** Bumped whenever the connection is dropped; frames of an older epoch must never be sent. */
+  private epoch = 0;
+
+  constructor(
+    @Inject(ConfigService) config: ConfigService<GeneratorConfig, true>,
+    registry: PolicyRegistry,
+    private readonly metrics: DataflowMetrics,
+  ) {
+    this.policy = registry.get(FILTER_POLICY);
+    this.source = config.get('GENERATOR_ID', { infer: true });
+    this.url = config.get('FILTER_WS_URL', { infer: true });
+    this.token = config.get('INGEST_TOKEN', { infer: true });
+    this.frameSize = config.get('GENERATOR_FRAME_SIZE', { infer: true });
+    this.maxFrames = config.get('GENERATOR_MAX_FRAMES_IN_FLIGHT', { infer: true });
+    this.maxBuffered = config.get('GENERATOR_MAX_BUFFERED', { infer: true });
+    this.backoffFactory = new ExponentialBackoff({
+      initialDelay: config.get('GENERATOR_RECONNECT_MIN_MS', { infer: true }),
+      maxDelay: config.get('GENERATOR_RECONNECT_MAX_MS', { infer: true }),
+    });
+  }
+
+  /** How many more records generation may hand over now (0 while the breaker is not closed). */
+  capacity(): number {
+    if (this.stopped || this.policy.state !== CircuitState.Closed) return 0;
+    return Math.max(0, this.maxBuffered - this.outbox.size);
+  }
+
+  enqueue(record: DataRecord): void {
+    this.outbox.push(record);
+  }
+
+  get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  get breakerState(): CircuitState {
+    return this.policy.state;
+  }
+
+  get unacknowledged(): number {
+    return this.outbox.size;
+  }
+
+  /** Sends what can be sent now. Called after generation and whenever the link's state changes. */
+  pump(): void {
+    if (this.stopped && this.outbox.size === 0) return;
+    while (this.outbox.unsentCount > 0 && this.frames.inFlight < this.allowedFrames()) {
+      const records = this.outbox.takeUnsent(this.frameSize);
+      if (records.length === 0) continue;
+      void this.deliver(new SentFrame(records.map((r) => r.seq)), records, this.epoch);
+    }
+  }
+
+  /** Resolves once every generated record is acknowledged (or at once if none is pending). */
+  drained(): Promise<void> {
+    if (this.outbox.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.frames.failAll(new LinkError('shutting down'));
+    this.socket?.close(WS_CLOSE_NORMAL, 'generator shutting down');
+    this.socket = undefined;
+  }
+
+  /** Nothing while a retry is pending; half-open admits one trial frame; closed the full window. */
+  private allowedFrames(): number {
+    if (this.retryTimer) return 0;
+    return this.policy.state === CircuitState.Closed ? this.maxFrames : 1;
+  }
+
+  private async deliver(frame: SentFrame, records: DataRecord[], epoch: number): Promise<void> {
+    try {
+      await this.policy.execute(async (signal) => {
+        const socket = await this.connect(signal);
+        // The connection was dropped while this frame waited: its records were rewound and the
+        // next connection resends them from the oldest, so sending them here would reorder.
+        if (epoch !== this.epoch) throw new LinkError('stale frame');
+        this.frames.track(frame);
+        const payload = JSON.stringify({ event: RECORDS_EVENT, data: records });
+        socket.send(payload, (error) => error && frame.fail(new LinkError(`send failed: ${error.message}`)));
+        const aborted = new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(new LinkError('no acknowledgement in time')), { once: true }),
+        );
+        await Promise.race([frame.done, aborted]);
+      });
+      this.backoff = undefined;
+      this.pump();
+    } catch (error) {
+      this.onDeliveryFailure(frame, error, epoch);
+    }
+  }
+
+  private onDeliveryFailure(frame: SentFrame, error: unknown, epoch: number): void {
+    frame.fail(error instanceof Error ? error : new Error(String(error)));
+    // A failure from before the last drop is already handled; it must not drop a newer connection.
+    if (this.stopped || epoch !== this.epoch) return;
+    if (!(error instanceof BrokenCircuitError)) {
+      this.logger.warn(`delivery to the filter failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.dropConnection();
+    this.scheduleRetry();
+  }
+
+  /** Closes the connection and makes every unacknowledged record unsent, to be resent in order. */
+  private dropConnection(): void {
+    this.epoch++;
+    const socket = this.socket;
+    this.socket = undefined;
+    this.connecting = undefined;
+    if (socket) {
+      socket.removeAllListeners('message');
+      socket.terminate();
+    }
+    this.frames.failAll(new LinkError('connection dropped'));
+    const resent = this.outbox.rewind();
+    if (resent > 0) this.metrics.recordsProcessed('deliver', 'resend', resent);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffFactory.next();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump();
+    }, this.backoff.duration);
+    this.retryTimer.unref();
+  }
+
+  private connect(signal: AbortSignal): Promise<WebSocket> {
+    if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
+    this.connecting ??= this.open(signal).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private open(signal: AbortSignal): Promise<WebSocket> {
+    const epoch = this.epoch;
+    return new Promise<WebSocket>((resolve, reject) => {
+      const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+      const socket = new WebSocket(this.url, { headers, handshakeTimeout: 5_000, perMessageDeflate: false });
+      const fail = (error: Error): void => {
+        socket.removeAllListeners();
+        socket.on('error', () => undefined);
+        socket.terminate();
+        reject(new LinkError(`cannot connect to ${this.url}: ${error.message}`));
+      };
+      signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
+      socket.once('error', fail);
+      socket.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
+      socket.once('open', () => {
+        if (epoch !== this.epoch) return fail(new Error('superseded'));
+        socket.removeAllListeners();
+        socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+        socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString()));
+        socket.on('error', (error) => this.logger.warn(`filter connection error: ${error.message}`));
+        this.socket = socket;
+        this.logger.log(`connected to ${this.url}; resending ${this.outbox.size} unacknowledged records`);
+        resolve(socket);
+      });
+    });
+  }
+
+  private onClose(socket: WebSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.logger.warn(`filter closed the connection (${code}${reason ? `: ${reason}` : ''})`);
+    this.onDeliveryFailure(new SentFrame([]), new LinkError(`connection closed (${code})`), this.epoch);
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) return;
+    let frame: FilterToSenderFrame;
+    try {
+      frame = JSON.parse(data.toString()) as FilterToSenderFrame;
+    } catch {
+      this.logger.warn('filter sent a frame that is not JSON');
+      return;
+    }
+    if (frame.event === ACK_EVENT && frame.data.source === this.source) {
+      this.settle(frame.data.seqs, 'acked');
+    } else if (frame.event === ERROR_EVENT) {
+      const { code, message, seq } = frame.data;
+      if (code === 'RATE_LIMITED') {
+        // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
+        this.onDeliveryFailure(new SentFrame([]), new LinkError('rate limited by the filter'), this.epoch);
+        return;
+      }
+      // Any other refusal is final for that record: resending the same bytes cannot succeed.
+      this.logger.error(`filter refused record ${seq ?? '?'}: ${code} ${message}`);
+      if (seq !== undefined) this.settle([seq], 'refused');
+    }
+  }
+
+  private settle(seqs: readonly number[], outcome: 'acked' | 'refused'): void {
+    const settled = this.outbox.ack(seqs);
+    this.frames.ack(seqs);
+    this.metrics.recordsProcessed('deliver', outcome, settled);
+    if (this.outbox.size === 0) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+  }
+}

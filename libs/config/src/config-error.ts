@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+
+/** A configuration problem, already phrased as the one line an operator needs to read. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** `GENERATOR_RATE: must be >= 1 (got "0")`: names the variable, shows the value unless secret. */
+export function describeIssue(issue: z.core.$ZodIssue, env: Record<string, unknown>): string {
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = env[variable];
+  const secret = /TOKEN|PASSWORD|SECRET|URL/.test(variable);
+  const shown = raw === undefined ? 'unset' : secret ? 'hidden' : JSON.stringify(String(raw)).slice(0, 80);
+  return `${variable}: ${issue.message} (got ${shown})`;
+}

@@ -1,0 +1,4 @@
+export * from './env-schema';
+export * from './config-error';
+export * from './validate-env';
+export * from './run-app';

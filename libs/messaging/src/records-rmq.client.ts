@@ -1,0 +1,85 @@
+import { ClientRMQ, RmqRecordBuilder } from '@nestjs/microservices';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { lastValueFrom } from 'rxjs';
+import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
+import { declareTopology } from './topology';
+import { UnroutableMessageError } from './unroutable.error';
+
+export interface RecordsClientOptions {
+  readonly url: string;
+  /** A publish not confirmed within this time fails (the connection manager would wait forever). */
+  readonly publishTimeoutMs: number;
+}
+
+/**
+ * Nest's RMQ client, publishing record events to the fanout exchange on a confirm channel with
+ * the `mandatory` flag. `publishRecords` settles only when the broker has confirmed the message,
+ * and fails when it refused or returned it, so the caller acknowledges upstream only after that.
+ */
+export class RecordsRmqClient extends ClientRMQ {
+  private readonly returned = new Set<string>();
+  private sequence = 0;
+
+  constructor(private readonly settings: RecordsClientOptions) {
+    super({
+      urls: [settings.url],
+      exchange: RECORDS_EXCHANGE,
+      exchangeType: 'fanout',
+      persistent: true,
+      socketOptions: { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 },
+    });
+  }
+
+  override createChannel(): Promise<void> {
+    return new Promise((resolve) => {
+      this.channel = this.client.createChannel({
+        json: false,
+        confirm: true,
+        publishTimeout: this.settings.publishTimeoutMs,
+        setup: (channel: ConfirmChannel) => this.setupChannel(channel, resolve),
+      });
+    });
+  }
+
+  override async setupChannel(channel: ConfirmChannel, resolve: () => void): Promise<void> {
+    await declareTopology(channel);
+    // A returned message arrives before its confirm (AMQP orders basic.return before basic.ack),
+    // so by the time the publish promise settles the return has been recorded.
+    channel.on('return', (message: ConsumeMessage) => {
+      const id = message.properties.messageId as string | undefined;
+      if (id) this.returned.add(id);
+    });
+    resolve();
+  }
+
+  /** Publishes one message holding `records` (one source, `seq` order) and waits for the confirm. */
+  async publishRecords(records: readonly DataRecord[], headers: Record<string, string> = {}): Promise<void> {
+    const first = records[0];
+    if (!first) return;
+    const messageId = `${first.source}:${first.seq}:${records.length}:${++this.sequence}`;
+    const message = new RmqRecordBuilder(records)
+      .setOptions({
+        mandatory: true,
+        persistent: true,
+        messageId,
+        contentType: 'application/json',
+        headers,
+      })
+      .build();
+    try {
+      await lastValueFrom(this.emit(RECORDS_PATTERN, message), { defaultValue: undefined });
+    } finally {
+      // Read after the confirm, whatever its outcome, so the set never grows.
+      if (this.returned.delete(messageId)) {
+        // eslint-disable-next-line no-unsafe-finally -- the return overrides a positive confirm
+        throw new UnroutableMessageError(`message ${messageId} was returned by the broker: no queue bound`);
+      }
+    }
+  }
+
+  /** Whether the underlying AMQP connection is up right now. */
+  isConnected(): boolean {
+    const manager = this.client as { isConnected?: () => boolean } | null;
+    return manager?.isConnected?.() ?? false;
+  }
+}

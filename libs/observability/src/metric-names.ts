@@ -1,0 +1,13 @@
+/** Metric names of CONTRACT.md §7; every app registers all of them so dashboards can rely on them. */
+export const RECORDS_TOTAL = 'dataflow_records_total';
+export const RECORDS_REJECTED_TOTAL = 'dataflow_records_rejected_total';
+export const SINK_WRITE_DURATION = 'dataflow_sink_write_duration_seconds';
+export const CIRCUIT_STATE = 'dataflow_circuit_state';
+export const RETRIES_TOTAL = 'dataflow_retries_total';
+
+/** `dataflow_circuit_state` values. */
+export enum CircuitStateValue {
+  Closed = 0,
+  HalfOpen = 1,
+  Open = 2,
+}

@@ -1,0 +1,55 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ConfigService } from '@nestjs/config';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { LoggerModule } from 'nestjs-pino';
+import { DataflowMetrics } from './dataflow-metrics';
+import { LoggingInterceptor } from './logging.interceptor';
+import { metricProviders } from './metrics.providers';
+import { APP_NAME } from './observability.tokens';
+
+export interface ObservabilityOptions {
+  /** The app's name: the `app` label of every metric and the `app` field of every log line. */
+  readonly app: string;
+}
+
+/**
+ * JSON logs (pino), Prometheus metrics at `/metrics` with the contract's metric names and the
+ * process defaults, and the logging interceptor on every handler.
+ */
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(options: ObservabilityOptions): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      imports: [
+        LoggerModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (config: ConfigService) => ({
+            pinoHttp: {
+              level: config.get<string>('LOG_LEVEL') ?? 'info',
+              base: { app: options.app },
+              // Health probes and scrapes would drown everything else.
+              autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+              redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
+              formatters: { level: (label: string) => ({ level: label }) },
+            },
+          }),
+        }),
+        PrometheusModule.register({
+          path: '/metrics',
+          defaultMetrics: { enabled: true },
+          defaultLabels: { app: options.app },
+        }),
+      ],
+      providers: [
+        { provide: APP_NAME, useValue: options.app },
+        ...metricProviders,
+        DataflowMetrics,
+        { provide: APP_INTERCEPTOR, useClass: LoggingInterceptor },
+      ],
+      exports: [APP_NAME, DataflowMetrics, ...metricProviders],
+    };
+  }
+}
