@@ -10,6 +10,7 @@ export function describeIssue(issue: z.core.$ZodIssue, env: Record<string, unkno
   const variable = String(issue.path[0] ?? 'environment');
   const raw = env[variable];
   const secret = /TOKEN|PASSWORD|SECRET|URL/.test(variable);
-  const shown = raw === undefined ? 'unset' : secret ? 'hidden' : JSON.stringify(String(raw)).slice(0, 80);
+  const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  const shown = raw === undefined ? 'unset' : secret ? 'hidden' : JSON.stringify(text).slice(0, 80);
   return `${variable}: ${issue.message} (got ${shown})`;
 }

@@ -29,13 +29,16 @@ export function url(defaultValue: string, protocols: readonly string[]) {
   return z
     .string()
     .default(defaultValue)
-    .refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with scheme ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}`);
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with scheme ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}`,
+    );
 }
 
 export function optionalSecret() {

@@ -18,12 +18,7 @@ export const RECORDS_EVENT = 'records';
 export const ACK_EVENT = 'ack';
 export const ERROR_EVENT = 'error';
 
-export type IngestErrorCode =
-  | 'INVALID_JSON'
-  | 'INVALID_ENVELOPE'
-  | 'INVALID_RECORD'
-  | 'HASH_MISMATCH'
-  | 'RATE_LIMITED';
+export type IngestErrorCode = 'INVALID_JSON' | 'INVALID_ENVELOPE' | 'INVALID_RECORD' | 'HASH_MISMATCH' | 'RATE_LIMITED';
 
 export interface RecordsFrame {
   readonly event: typeof RECORDS_EVENT;

@@ -1,5 +1,6 @@
 import { ClientRMQ, RmqRecordBuilder } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import { lastValueFrom } from 'rxjs';
 import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
 import { declareTopology } from './topology';
@@ -32,7 +33,8 @@ export class RecordsRmqClient extends ClientRMQ {
 
   override createChannel(): Promise<void> {
     return new Promise((resolve) => {
-      this.channel = this.client.createChannel({
+      // Nest types its connection manager as `any`; it is amqp-connection-manager's.
+      this.channel = (this.client as AmqpConnectionManager).createChannel({
         json: false,
         confirm: true,
         publishTimeout: this.settings.publishTimeoutMs,

@@ -115,7 +115,7 @@ export class RecordsRmqServer extends ServerRMQ {
               [DEAD_LETTER_QUEUE_HEADER]: this.settings.queue,
             },
           },
-          (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
+          (error: unknown) => (error ? reject(error instanceof Error ? error : new Error('publish to the DLQ was refused')) : resolve()),
         );
       });
       channel.ack(message);
@@ -130,7 +130,9 @@ export class RecordsRmqServer extends ServerRMQ {
     const { consumerTag } = await channel.consume(
       this.settings.queue,
       (message) => {
-        this.handleMessage(message as unknown as Record<string, unknown> | null, channel).catch((error: unknown) => this.handleError(String(error)));
+        this.handleMessage(message as unknown as Record<string, unknown> | null, channel).catch((error: unknown) =>
+          this.handleError(String(error)),
+        );
       },
       { noAck: false },
     );

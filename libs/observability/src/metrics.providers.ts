@@ -1,8 +1,4 @@
-import {
-  makeCounterProvider,
-  makeGaugeProvider,
-  makeHistogramProvider,
-} from '@willsoto/nestjs-prometheus';
+import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import {
   CIRCUIT_STATE,
   RECORDS_REJECTED_TOTAL,

@@ -40,16 +40,13 @@ export class NamedPolicy {
     const layers: IPolicy[] = [];
     if (options.retry) {
       const { whileOpen = false } = options.retry;
-      const retryPolicy = retry(
-        whileOpen ? handleAll : handleWhen((error) => !(error instanceof BrokenCircuitError)),
-        {
-          maxAttempts: options.retry.maxAttempts,
-          backoff: new ExponentialBackoff({
-            initialDelay: options.retry.initialDelayMs,
-            maxDelay: options.retry.maxDelayMs,
-          }),
-        },
-      );
+      const retryPolicy = retry(whileOpen ? handleAll : handleWhen((error) => !(error instanceof BrokenCircuitError)), {
+        maxAttempts: options.retry.maxAttempts,
+        backoff: new ExponentialBackoff({
+          initialDelay: options.retry.initialDelayMs,
+          maxDelay: options.retry.maxDelayMs,
+        }),
+      });
       retryPolicy.onRetry((event) => {
         const error = 'error' in event ? event.error : new Error('retry on result');
         observer.retrying(name, event.attempt, event.delay, error);
@@ -75,7 +72,9 @@ export class NamedPolicy {
 
   /** Runs `fn` under the policy; `signal` aborts on timeout or when the caller gives up. */
   execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
-    return this.policy.execute((context) => fn(context.signal), signal);
+    // A signal of our own per call: without one, cockatiel hangs every concurrent call's listener
+    // on a single shared never-aborted signal (harmless, but it trips Node's leak warning).
+    return this.policy.execute((context) => fn(context.signal), signal ?? new AbortController().signal);
   }
 
   get state(): CircuitState {

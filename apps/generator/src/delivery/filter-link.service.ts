@@ -49,6 +49,8 @@ export class FilterLink implements OnApplicationShutdown {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private drainWaiters: Array<() => void> = [];
+  /** Frames created but not yet written to the socket, in creation (= seq) order. */
+  private readonly unsent: Array<{ readonly payload: string; readonly epoch: number }> = [];
   /** Bumped whenever the connection is dropped; frames of an older epoch must never be sent. */
   private epoch = 0;
 
@@ -98,7 +100,10 @@ export class FilterLink implements OnApplicationShutdown {
     while (this.outbox.unsentCount > 0 && this.frames.inFlight < this.allowedFrames()) {
       const records = this.outbox.takeUnsent(this.frameSize);
       if (records.length === 0) continue;
-      void this.deliver(new SentFrame(records.map((r) => r.seq)), records, this.epoch);
+      const frame = new SentFrame(records.map((r) => r.seq));
+      this.frames.track(frame);
+      this.unsent.push({ payload: JSON.stringify({ event: RECORDS_EVENT, data: records }), epoch: this.epoch });
+      void this.deliver(frame, this.epoch);
     }
   }
 
@@ -108,7 +113,7 @@ export class FilterLink implements OnApplicationShutdown {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.frames.failAll(new LinkError('shutting down'));
@@ -122,25 +127,43 @@ export class FilterLink implements OnApplicationShutdown {
     return this.policy.state === CircuitState.Closed ? this.maxFrames : 1;
   }
 
-  private async deliver(frame: SentFrame, records: DataRecord[], epoch: number): Promise<void> {
+  private async deliver(frame: SentFrame, epoch: number): Promise<void> {
     try {
       await this.policy.execute(async (signal) => {
         const socket = await this.connect(signal);
         // The connection was dropped while this frame waited: its records were rewound and the
         // next connection resends them from the oldest, so sending them here would reorder.
         if (epoch !== this.epoch) throw new LinkError('stale frame');
-        this.frames.track(frame);
-        const payload = JSON.stringify({ event: RECORDS_EVENT, data: records });
-        socket.send(payload, (error) => error && frame.fail(new LinkError(`send failed: ${error.message}`)));
-        const aborted = new Promise<never>((_, reject) =>
-          signal.addEventListener('abort', () => reject(new LinkError('no acknowledgement in time')), { once: true }),
-        );
-        await Promise.race([frame.done, aborted]);
+        this.sendInOrder(socket);
+        // The policy aborts `signal` on timeout (and also once the call has settled, so the
+        // listener is removed as soon as the frame settles).
+        const onAbort = (): void => frame.fail(new LinkError('no acknowledgement in time'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          await frame.done;
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
       });
       this.backoff = undefined;
       this.pump();
     } catch (error) {
       this.onDeliveryFailure(frame, error, epoch);
+    }
+  }
+
+  /**
+   * Writes every frame created so far, oldest first. Whichever delivery resumes first after the
+   * connection opens sends them all, so promise timing can never put a later frame on the wire
+   * before an earlier one. Frames of an older epoch are dropped (their records were rewound).
+   */
+  private sendInOrder(socket: WebSocket): void {
+    for (let next = this.unsent.shift(); next; next = this.unsent.shift()) {
+      if (next.epoch !== this.epoch) continue;
+      socket.send(next.payload, (error) => {
+        if (error)
+          this.onDeliveryFailure(new SentFrame([]), new LinkError(`send failed: ${error.message}`), next.epoch);
+      });
     }
   }
 
@@ -193,17 +216,20 @@ export class FilterLink implements OnApplicationShutdown {
     return new Promise<WebSocket>((resolve, reject) => {
       const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
       const socket = new WebSocket(this.url, { headers, handshakeTimeout: 5_000, perMessageDeflate: false });
+      const onAbort = (): void => fail(new Error('timed out'));
       const fail = (error: Error): void => {
+        signal.removeEventListener('abort', onAbort);
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
         reject(new LinkError(`cannot connect to ${this.url}: ${error.message}`));
       };
-      signal.addEventListener('abort', () => fail(new Error('timed out')), { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       socket.once('error', fail);
       socket.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
       socket.once('open', () => {
         if (epoch !== this.epoch) return fail(new Error('superseded'));
+        signal.removeEventListener('abort', onAbort);
         socket.removeAllListeners();
         socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
         socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString()));
@@ -225,7 +251,7 @@ export class FilterLink implements OnApplicationShutdown {
     if (isBinary) return;
     let frame: FilterToSenderFrame;
     try {
-      frame = JSON.parse(data.toString()) as FilterToSenderFrame;
+      frame = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : '') as FilterToSenderFrame;
     } catch {
       this.logger.warn('filter sent a frame that is not JSON');
       return;

@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DataflowMetrics } from '@dataflow/observability';
 import type { GeneratorConfig } from '../config/generator.config';
@@ -57,7 +51,9 @@ export class GeneratorService implements OnApplicationBootstrap, BeforeApplicati
     const pending = this.link.unacknowledged;
     if (pending === 0) return;
     this.logger.log(`waiting up to ${this.shutdownTimeoutMs} ms for ${pending} unacknowledged records`);
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.shutdownTimeoutMs).unref());
+    const timeout = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), this.shutdownTimeoutMs).unref(),
+    );
     if ((await Promise.race([this.link.drained(), timeout])) === 'timeout') {
       this.logger.warn(`${this.link.unacknowledged} records were not acknowledged before shutdown`);
     }

@@ -1,0 +1,67 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { validateEnv } from '@dataflow/config';
+import { RecordsRmqClient } from '@dataflow/messaging';
+import { ObservabilityModule } from '@dataflow/observability';
+import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import { FilterConfig, filterEnv } from './config/filter.config';
+import { HealthController } from './health/health.controller';
+import { ConnectionRegistry } from './ingest/connection-registry.service';
+import { IngestRefusals } from './ingest/ingest-refusals.service';
+import { IngestGateway } from './ingest/ingest.gateway';
+import { IngestService } from './ingest/ingest.service';
+import { RecordPipeline } from './pipeline/record-pipeline.service';
+import { recordRouterProvider } from './routing/router.provider';
+import { FILESYSTEM_POLICY, FileSink } from './sinks/file-sink.service';
+import { QueueSink, RABBITMQ_POLICY } from './sinks/queue-sink.service';
+
+function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
+  const breaker = {
+    consecutiveFailures: config.get('FILTER_BREAKER_FAILURES', { infer: true }),
+    halfOpenAfterMs: config.get('FILTER_BREAKER_HALF_OPEN_MS', { infer: true }),
+  };
+  return {
+    // The channel's own publish timeout fails an unconfirmed publish; this one is the backstop.
+    [RABBITMQ_POLICY]: { breaker, timeoutMs: config.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }) + 1000 },
+    // No timeout for file writes: an abandoned write could still land after being reported failed.
+    [FILESYSTEM_POLICY]: { breaker },
+  };
+}
+
+/** See GeneratorModule: a dynamic module so configuration errors surface as one line. */
+@Module({})
+export class FilterModule {
+  static async forRoot(): Promise<DynamicModule> {
+    const config = await ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateEnv(filterEnv) });
+    return {
+      module: FilterModule,
+      imports: [
+        config,
+        ObservabilityModule.forRoot({ app: 'filter' }),
+        ResilienceModule.forRootAsync({ inject: [ConfigService], useFactory: policies }),
+        TerminusModule,
+      ],
+      controllers: [HealthController],
+      providers: [
+        {
+          provide: RecordsRmqClient,
+          inject: [ConfigService],
+          useFactory: (c: ConfigService<FilterConfig, true>) =>
+            new RecordsRmqClient({
+              url: c.get('RABBITMQ_URL', { infer: true }),
+              publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
+            }),
+        },
+        recordRouterProvider,
+        QueueSink,
+        FileSink,
+        RecordPipeline,
+        IngestRefusals,
+        ConnectionRegistry,
+        IngestService,
+        IngestGateway,
+      ],
+    };
+  }
+}

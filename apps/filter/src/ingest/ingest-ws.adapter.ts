@@ -1,0 +1,146 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isObservable, Observable } from 'rxjs';
+import type WebSocket from 'ws';
+import {
+  MAX_FRAME_BYTES,
+  MAX_RECORDS_PER_FRAME,
+  RECORDS_EVENT,
+  WS_CLOSE_MESSAGE_TOO_BIG,
+  WS_CLOSE_UNSUPPORTED_DATA,
+} from '@dataflow/contracts';
+import { ConnectionRegistry } from './connection-registry.service';
+import { IngestRefusals } from './ingest-refusals.service';
+
+export interface IngestAdapterOptions {
+  readonly token: string | undefined;
+  readonly maxConnections: number;
+}
+
+type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
+
+/**
+ * The ingest endpoint's transport rules (CONTRACT.md §4), in front of the gateway: bearer-token
+ * check on the upgrade (401), a connection cap (503), the 1 MiB frame cap (ws closes with 1009),
+ * binary frames refused (close 1003), and the envelope: text that is not JSON is `INVALID_JSON`,
+ * anything but `{"event":"records","data":[1..1000 records]}` is `INVALID_ENVELOPE`. Only a valid
+ * envelope reaches the gateway's handler. Nest's stock adapter drops such frames silently.
+ */
+export class IngestWsAdapter extends WsAdapter {
+  private readonly token: Buffer | undefined;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly options: IngestAdapterOptions,
+    private readonly registry: ConnectionRegistry,
+    private readonly refusals: IngestRefusals,
+  ) {
+    super(app);
+    this.token = options.token ? Buffer.from(options.token, 'utf8') : undefined;
+  }
+
+  override create(port: number, options: Record<string, unknown> & { path?: string } = {}): unknown {
+    return super.create(port, {
+      ...options,
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      verifyClient: (info: { req: IncomingMessage }, callback: VerifyCallback) => this.verify(info.req, callback),
+    });
+  }
+
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const handler = handlers.find((h) => h.message === RECORDS_EVENT);
+    const connection = this.registry.get(client);
+    client.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws has already closed the connection with 1009.
+        this.refusals.count(
+          connection,
+          'FRAME_TOO_LARGE',
+          `frame above ${MAX_FRAME_BYTES} bytes (closed ${WS_CLOSE_MESSAGE_TOO_BIG})`,
+        );
+      }
+    });
+    client.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (isBinary) {
+        this.refusals.count(
+          connection,
+          'BINARY_FRAME',
+          `binary frames are not accepted (closed ${WS_CLOSE_UNSUPPORTED_DATA})`,
+        );
+        connection.close(WS_CLOSE_UNSUPPORTED_DATA, 'binary frames are not accepted');
+        return;
+      }
+      let frame: unknown;
+      try {
+        frame = JSON.parse(rawText(data));
+      } catch {
+        this.refusals.refuse(connection, { code: 'INVALID_JSON', message: 'frame is not valid JSON' });
+        return;
+      }
+      const problem = envelopeProblem(frame);
+      if (problem !== undefined || !handler) {
+        this.refusals.refuse(connection, { code: 'INVALID_ENVELOPE', message: problem ?? 'no handler' });
+        return;
+      }
+      try {
+        const result = handler.callback((frame as { data: unknown[] }).data, RECORDS_EVENT);
+        if (isObservable(result) || result instanceof Promise) transform(result).subscribe({ error: () => undefined });
+      } catch (error) {
+        this.logger.error(`records handler failed: ${String(error)}`);
+      }
+    });
+  }
+
+  private verify(request: IncomingMessage, callback: VerifyCallback): void {
+    if (this.token && !this.authorized(request)) {
+      callback(false, 401, 'Unauthorized');
+      return;
+    }
+    if (this.registry.size >= this.options.maxConnections) {
+      callback(false, 503, 'Too many connections');
+      return;
+    }
+    callback(true);
+  }
+
+  /** Bearer header or `?token=`, compared in constant time. */
+  private authorized(request: IncomingMessage): boolean {
+    const expected = this.token as Buffer;
+    const header = request.headers.authorization;
+    let presented: string | undefined;
+    if (header?.startsWith('Bearer ')) presented = header.slice('Bearer '.length).trim();
+    else presented = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token') ?? undefined;
+    if (presented === undefined) return false;
+    const given = Buffer.from(presented, 'utf8');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+/** Why `frame` is not a valid records envelope, or undefined if it is one. */
+export function envelopeProblem(frame: unknown): string | undefined {
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return 'frame must be a JSON object';
+  const { event, data } = frame as { event?: unknown; data?: unknown };
+  if (event !== RECORDS_EVENT) return `"event" must be "${RECORDS_EVENT}"`;
+  if (!Array.isArray(data)) return '"data" must be an array of records';
+  if (data.length === 0) return '"data" must hold at least one record';
+  if (data.length > MAX_RECORDS_PER_FRAME)
+    return `"data" holds ${data.length} records, at most ${MAX_RECORDS_PER_FRAME} allowed`;
+  const extra = Object.keys(frame).find((key) => key !== 'event' && key !== 'data');
+  if (extra !== undefined) return `unexpected field "${extra.slice(0, 32)}" in the envelope`;
+  return undefined;
+}
+
+/** Text of a ws message (a Buffer unless the socket was told otherwise). */
+function rawText(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { DataRecord, validateRecord } from '@dataflow/contracts';
+import { DataflowMetrics } from '@dataflow/observability';
+import { RecordPipeline } from '../pipeline/record-pipeline.service';
+import type { IngestConnection } from './ingest-connection';
+import { IngestRefusals } from './ingest-refusals.service';
+
+/** Validates each record of a frame; refuses the invalid ones, passes the rest on. */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly refusals: IngestRefusals,
+    private readonly pipeline: RecordPipeline,
+    private readonly metrics: DataflowMetrics,
+  ) {}
+
+  receive(connection: IngestConnection, items: readonly unknown[]): void {
+    const valid: DataRecord[] = [];
+    for (const item of items) {
+      const result = validateRecord(item);
+      if (result.ok) {
+        valid.push(result.record);
+      } else {
+        this.refusals.refuse(connection, {
+          code: result.code,
+          message: result.message,
+          ...(result.source !== undefined && { source: result.source }),
+          ...(result.seq !== undefined && { seq: result.seq }),
+        });
+      }
+    }
+    this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
+    this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
+    if (valid.length > 0) this.pipeline.accept(connection, valid);
+  }
+}

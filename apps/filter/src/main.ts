@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigService } from '@nestjs/config';
+import { Logger } from 'nestjs-pino';
+import { runApp } from '@dataflow/config';
+import type { FilterConfig } from './config/filter.config';
+import { FilterModule } from './filter.module';
+import { ConnectionRegistry } from './ingest/connection-registry.service';
+import { IngestRefusals } from './ingest/ingest-refusals.service';
+import { IngestWsAdapter } from './ingest/ingest-ws.adapter';
+
+runApp('filter', async () => {
+  const app = await NestFactory.create(await FilterModule.forRoot(), { bufferLogs: true, abortOnError: false });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  const config = app.get<ConfigService<FilterConfig, true>>(ConfigService);
+  app.useWebSocketAdapter(
+    new IngestWsAdapter(
+      app,
+      {
+        token: config.get('INGEST_TOKEN', { infer: true }),
+        maxConnections: config.get('INGEST_MAX_CONNECTIONS', { infer: true }),
+      },
+      app.get(ConnectionRegistry),
+      app.get(IngestRefusals),
+    ),
+  );
+  await app.listen(config.get('FILTER_PORT', { infer: true }), '0.0.0.0');
+});

@@ -1,0 +1,77 @@
+import type { DataRecord } from '@dataflow/contracts';
+import type { IngestConnection } from '../ingest/ingest-connection';
+
+/** Records of one source from one frame, validated, ascending `seq`, no repeats. */
+export interface SourcePart {
+  readonly connection: IngestConnection;
+  readonly records: readonly DataRecord[];
+  /** Every valid `seq` the frame carried for this source, repeats included: all are acknowledged. */
+  readonly ackSeqs: readonly number[];
+}
+
+export type HandOff = (source: string, part: SourcePart) => Promise<void>;
+
+/**
+ * Serialises the hand-offs of one source, so its records reach every sink in `seq` order.
+ * Consecutive parts from the same connection are coalesced (up to `maxBatch` records) into one
+ * hand-off: while a slow sink is being waited on, frames pile up and then leave together, which is
+ * what lets throughput grow with load. Parts whose connection has closed are skipped: they were
+ * never acknowledged, and the sender resends them in order on its next connection.
+ */
+export class SourcePipeline {
+  private readonly parts: SourcePart[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(
+    readonly source: string,
+    private readonly handOff: HandOff,
+    private readonly maxBatch: number,
+  ) {}
+
+  enqueue(part: SourcePart): void {
+    this.parts.push(part);
+    if (!this.running) this.start();
+  }
+
+  /** Resolves when everything enqueued so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  get queued(): number {
+    return this.parts.length;
+  }
+
+  private start(): void {
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      // A part enqueued after the loop's last check but before this callback must not wait.
+      if (this.parts.length > 0) this.start();
+    });
+  }
+
+  private async run(): Promise<void> {
+    for (let part = this.takeBatch(); part; part = this.takeBatch()) {
+      if (!part.connection.open) continue;
+      await this.handOff(this.source, part);
+    }
+  }
+
+  private takeBatch(): SourcePart | undefined {
+    const first = this.parts.shift();
+    if (!first) return undefined;
+    let merged: { records: DataRecord[]; ackSeqs: number[] } | undefined;
+    let count = first.records.length;
+    while (this.parts.length > 0) {
+      const next = this.parts[0] as SourcePart;
+      if (next.connection !== first.connection || count + next.records.length > this.maxBatch) break;
+      this.parts.shift();
+      merged ??= { records: [...first.records], ackSeqs: [...first.ackSeqs] };
+      const lastSeq = merged.records[merged.records.length - 1]?.seq ?? 0;
+      for (const record of next.records) if (record.seq > lastSeq) merged.records.push(record);
+      merged.ackSeqs.push(...next.ackSeqs);
+      count = merged.records.length;
+    }
+    return merged ? { connection: first.connection, ...merged } : first;
+  }
+}

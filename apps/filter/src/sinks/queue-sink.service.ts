@@ -1,0 +1,58 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { DataRecord } from '@dataflow/contracts';
+import { RecordsRmqClient } from '@dataflow/messaging';
+import { DataflowMetrics } from '@dataflow/observability';
+import { NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
+
+export const RABBITMQ_POLICY = 'rabbitmq';
+
+/**
+ * Hands records to RabbitMQ: one persistent message per batch of one source, resolved on the
+ * broker's confirm. Remembers the highest `seq` confirmed per source, so a resent record is
+ * acknowledged again without being published twice (after a filter restart this memory is gone
+ * and a resend may be published again; the writers drop such duplicates by `seq`).
+ */
+@Injectable()
+export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(QueueSink.name);
+  private readonly handedOn = new Map<string, number>();
+  private readonly policy: NamedPolicy;
+
+  constructor(
+    private readonly client: RecordsRmqClient,
+    registry: PolicyRegistry,
+    private readonly metrics: DataflowMetrics,
+  ) {
+    this.policy = registry.get(RABBITMQ_POLICY);
+  }
+
+  onApplicationBootstrap(): void {
+    // Connect (and declare the topology) now rather than on the first record; failures are retried
+    // by the connection manager and surface in readiness meanwhile.
+    this.client.connect().catch((error: unknown) => this.logger.warn(`RabbitMQ not reachable yet: ${String(error)}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.close();
+  }
+
+  get connected(): boolean {
+    return this.client.isConnected();
+  }
+
+  lastHandedOn(source: string): number {
+    return this.handedOn.get(source) ?? 0;
+  }
+
+  async publish(source: string, records: readonly DataRecord[]): Promise<void> {
+    const last = records[records.length - 1];
+    if (!last) return;
+    const stopTimer = this.metrics.startSinkWrite('rabbitmq');
+    try {
+      await this.policy.execute(() => this.client.publishRecords(records));
+    } finally {
+      stopTimer();
+    }
+    this.handedOn.set(source, Math.max(last.seq, this.lastHandedOn(source)));
+  }
+}
