@@ -21,6 +21,9 @@ const moduleNameMapper = pathsToModuleNameMapper(paths, { prefix: '<rootDir>/' }
 
 /** @type {import('jest').Config} */
 module.exports = {
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // Integration specs start real processes and wait for real brokers; jest reads this only globally.
+  testTimeout: 180_000,
   projects: [
     {
       displayName: 'unit',
@@ -41,7 +44,6 @@ module.exports = {
       transform,
       moduleNameMapper,
       extensionsToTreatAsEsm: ['.ts'],
-      testTimeout: 120000,
     },
   ],
 };

@@ -12,7 +12,6 @@ import { IngestWsAdapter } from './ingest/ingest-ws.adapter';
 runApp('filter', async () => {
   const app = await NestFactory.create(await FilterModule.forRoot(), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   const config = app.get<ConfigService<FilterConfig, true>>(ConfigService);
   app.useWebSocketAdapter(
     new IngestWsAdapter(
@@ -26,4 +25,5 @@ runApp('filter', async () => {
     ),
   );
   await app.listen(config.get('FILTER_PORT', { infer: true }), '0.0.0.0');
+  return app;
 });

@@ -9,7 +9,7 @@ import { GeneratorModule } from './generator.module';
 runApp('generator', async () => {
   const app = await NestFactory.create(await GeneratorModule.forRoot(), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   const config = app.get<ConfigService<GeneratorConfig, true>>(ConfigService);
   await app.listen(config.get('GENERATOR_PORT', { infer: true }), '0.0.0.0');
+  return app;
 });

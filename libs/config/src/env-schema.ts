@@ -6,26 +6,45 @@ import { z } from 'zod';
  */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/**
+ * An empty or blank value (`FILTER_THRESHOLD=` in .env, `${VAR:-}` in compose) means "not set":
+ * the default applies. Without this, number coercion would quietly read it as 0.
+ */
+function blankAsUnset(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() === '' ? undefined : value;
+}
+
+function numeric(schema: z.ZodNumber, defaultValue: number) {
+  return z.preprocess(blankAsUnset, z.coerce.number<unknown>().pipe(schema).default(defaultValue));
+}
+
 export function port(defaultValue: number) {
-  return z.coerce.number().int().min(1).max(65535).default(defaultValue);
+  return numeric(z.number().int().min(1).max(65535), defaultValue);
 }
 
 export function integer(defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return z.coerce.number().int().min(min).max(max).default(defaultValue);
+  return numeric(z.number().int().min(min).max(max), defaultValue);
 }
 
 export function decimal(defaultValue: number, min: number, max: number) {
-  return z.coerce.number().min(min).max(max).default(defaultValue);
+  return numeric(z.number().min(min).max(max), defaultValue);
 }
 
 export function flag(defaultValue: boolean) {
-  return z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(defaultValue ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+  return z.preprocess(
+    blankAsUnset,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(defaultValue ? 'true' : 'false')
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  );
 }
 
 export function url(defaultValue: string, protocols: readonly string[]) {
+  return z.preprocess(blankAsUnset, urlString(defaultValue, protocols));
+}
+
+function urlString(defaultValue: string, protocols: readonly string[]) {
   return z
     .string()
     .default(defaultValue)
@@ -48,9 +67,13 @@ export function optionalSecret() {
     .transform((value) => (value === undefined || value === '' ? undefined : value));
 }
 
+export function choice<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
+  return z.preprocess(blankAsUnset, z.enum(values).default(defaultValue));
+}
+
 export const commonEnv = {
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  NODE_ENV: choice(['development', 'production', 'test'], 'development'),
+  LOG_LEVEL: choice(LOG_LEVELS, 'info'),
   /** Seconds a SIGTERM may take to drain before the app gives up and exits. */
   SHUTDOWN_TIMEOUT_SECONDS: integer(20, 1, 600),
 };

@@ -1,18 +1,50 @@
 import { ConfigError } from './config-error';
 
+interface Closable {
+  close(): Promise<void>;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
 /**
  * Runs an app's bootstrap. Apps build their root module with `forRoot()` inside `bootstrap`, and
  * `ConfigModule.forRoot` validates the environment right then: a bad value surfaces here and is
  * printed as one line instead of a stack trace.
+ *
+ * SIGTERM or SIGINT closes the app (Nest runs every shutdown hook: intake stops, in-flight work
+ * finishes or is handed back, buffers flush) and exits 0. Nest's own `enableShutdownHooks` would
+ * re-raise the signal after closing, so the process would end "killed by SIGTERM", not with 0.
+ * A second signal, or a drain that exceeds `shutdownTimeoutMs`, exits 1 at once.
  */
-export function runApp(app: string, bootstrap: () => Promise<void>): void {
-  bootstrap().catch((error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${app}: invalid configuration: ${error.message}\n`);
-    } else {
-      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      process.stderr.write(`${app}: failed to start: ${text}\n`);
-    }
-    process.exit(1);
-  });
+export function runApp(app: string, bootstrap: () => Promise<Closable>, shutdownTimeoutMs = 30_000): void {
+  bootstrap()
+    .then((instance) => {
+      let closing = false;
+      for (const signal of SIGNALS) {
+        process.on(signal, () => {
+          if (closing) process.exit(1);
+          closing = true;
+          setTimeout(() => {
+            process.stderr.write(`${app}: shutdown took longer than ${shutdownTimeoutMs} ms, exiting\n`);
+            process.exit(1);
+          }, shutdownTimeoutMs).unref();
+          instance.close().then(
+            () => process.exit(0),
+            (error: unknown) => {
+              process.stderr.write(`${app}: shutdown failed: ${error instanceof Error ? error.message : 'unknown'}\n`);
+              process.exit(1);
+            },
+          );
+        });
+      }
+    })
+    .catch((error: unknown) => {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`${app}: invalid configuration: ${error.message}\n`);
+      } else {
+        const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        process.stderr.write(`${app}: failed to start: ${text}\n`);
+      }
+      process.exit(1);
+    });
 }

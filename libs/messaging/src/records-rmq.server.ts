@@ -115,7 +115,8 @@ export class RecordsRmqServer extends ServerRMQ {
               [DEAD_LETTER_QUEUE_HEADER]: this.settings.queue,
             },
           },
-          (error: unknown) => (error ? reject(error instanceof Error ? error : new Error('publish to the DLQ was refused')) : resolve()),
+          (error: unknown) =>
+            error ? reject(error instanceof Error ? error : new Error('publish to the DLQ was refused')) : resolve(),
         );
       });
       channel.ack(message);

@@ -9,6 +9,7 @@ import type { RecordRouter } from '../routing/record-router';
 import { FileSink } from '../sinks/file-sink.service';
 import { QueueSink } from '../sinks/queue-sink.service';
 import { SourcePart, SourcePipeline } from './source-pipeline';
+import { splitBySource } from './split-by-source';
 
 /**
  * Routes valid records to their sinks and acknowledges them to the sender once every sink holding
@@ -99,29 +100,4 @@ export class RecordPipeline implements BeforeApplicationShutdown {
     this.metrics.recordsProcessed('route', 'dropped', dropped);
     part.connection.ack(source, part.ackSeqs);
   }
-}
-
-/** Groups a frame's records by source, each group ascending by `seq` and without repeats. */
-export function splitBySource(connection: IngestConnection, records: readonly DataRecord[]): Map<string, SourcePart> {
-  const groups = new Map<string, DataRecord[]>();
-  for (const record of records) {
-    const group = groups.get(record.source);
-    if (group) group.push(record);
-    else groups.set(record.source, [record]);
-  }
-  const parts = new Map<string, SourcePart>();
-  for (const [source, group] of groups) {
-    const ackSeqs = group.map((r) => r.seq);
-    const sorted = isAscending(group) ? group : [...group].sort((a, b) => a.seq - b.seq);
-    const unique = sorted.filter((record, i) => i === 0 || record.seq !== (sorted[i - 1] as DataRecord).seq);
-    parts.set(source, { connection, records: unique, ackSeqs });
-  }
-  return parts;
-}
-
-function isAscending(records: readonly DataRecord[]): boolean {
-  for (let i = 1; i < records.length; i++) {
-    if ((records[i] as DataRecord).seq <= (records[i - 1] as DataRecord).seq) return false;
-  }
-  return true;
 }

@@ -53,7 +53,12 @@ export class SourcePipeline {
   private async run(): Promise<void> {
     for (let part = this.takeBatch(); part; part = this.takeBatch()) {
       if (!part.connection.open) continue;
-      await this.handOff(this.source, part);
+      try {
+        await this.handOff(this.source, part);
+      } catch (error) {
+        // A hand-off reports its own failures; this is the guard that keeps the loop alive.
+        part.connection.fail(`hand-off failed: ${error instanceof Error ? error.message : 'unknown error'}`);
+      }
     }
   }
 

@@ -68,25 +68,28 @@ async function scanFile(
   const handle = await open(path, 'r');
   let completeUpTo = from;
   let unreadable = 0;
-  let carry = '';
+  // Byte arithmetic throughout: a torn tail may be cut inside a multi-byte character, and decoding
+  // it first would change its length.
+  let carry = Buffer.alloc(0);
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
     let position = from;
     while (position < size) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, size - position), position);
+      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size - position));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
       position += bytesRead;
-      const text = carry + buffer.toString('utf8', 0, bytesRead);
-      const lastNewline = text.lastIndexOf('\n');
+      const chunk =
+        carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+      const lastNewline = chunk.lastIndexOf(0x0a);
       if (lastNewline === -1) {
-        carry = text;
+        carry = chunk;
         continue;
       }
-      for (const line of text.slice(0, lastNewline).split('\n')) {
+      for (const line of chunk.toString('utf8', 0, lastNewline).split('\n')) {
         if (line.length > 0 && !noteRecord(line, handedOn)) unreadable++;
       }
-      carry = text.slice(lastNewline + 1);
-      completeUpTo = position - Buffer.byteLength(carry, 'utf8');
+      carry = Buffer.from(chunk.subarray(lastNewline + 1));
+      completeUpTo = position - carry.length;
     }
   } finally {
     await handle.close();

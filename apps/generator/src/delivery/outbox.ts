@@ -20,6 +20,7 @@ export class Outbox {
     return this.items.length - this.head - this.ackedAhead.size;
   }
 
+  /** Records not yet taken since the last rewind (some may have been acknowledged meanwhile). */
   get unsentCount(): number {
     return this.items.length - this.sentTo;
   }
@@ -55,7 +56,10 @@ export class Outbox {
 
   /** Everything unacknowledged becomes unsent again (a new connection resends it). */
   rewind(): number {
-    const resent = this.sentTo - this.head;
+    let resent = 0;
+    for (let i = this.head; i < this.sentTo; i++) {
+      if (!this.ackedAhead.has((this.items[i] as DataRecord).seq)) resent++;
+    }
     this.sentTo = this.head;
     return resent;
   }

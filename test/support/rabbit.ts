@@ -1,0 +1,109 @@
+import amqp, { ChannelModel, Message } from 'amqplib';
+import { execFileSync } from 'node:child_process';
+import {
+  DataRecord,
+  MONGO_DLQ,
+  MONGO_QUEUE,
+  POSTGRES_DLQ,
+  POSTGRES_QUEUE,
+  RECORDS_EXCHANGE,
+} from '@dataflow/contracts';
+import { declareTopology } from '@dataflow/messaging';
+
+export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const ALL_QUEUES = [POSTGRES_QUEUE, MONGO_QUEUE, POSTGRES_DLQ, MONGO_DLQ];
+
+/** A plain amqplib connection for tests: declare, purge, publish crafted messages, read queues. */
+export class RabbitProbe {
+  private constructor(private connection: ChannelModel) {}
+
+  static async connect(): Promise<RabbitProbe> {
+    return new RabbitProbe(await RabbitProbe.open());
+  }
+
+  private static async open(): Promise<ChannelModel> {
+    const connection = await amqp.connect(RABBITMQ_URL);
+    // A test may stop the broker on purpose; the probe reconnects with reopen().
+    connection.on('error', () => undefined);
+    const channel = await connection.createChannel();
+    await declareTopology(channel);
+    await channel.close();
+    return connection;
+  }
+
+  /** A fresh connection, after the broker was restarted. */
+  async reopen(): Promise<void> {
+    await this.connection.close().catch(() => undefined);
+    this.connection = await RabbitProbe.open();
+  }
+
+  async purgeAll(): Promise<void> {
+    const channel = await this.connection.createChannel();
+    for (const queue of ALL_QUEUES) await channel.purgeQueue(queue);
+    await channel.close();
+  }
+
+  async depth(queue: string): Promise<number> {
+    const channel = await this.connection.createChannel();
+    const { messageCount } = await channel.checkQueue(queue);
+    await channel.close();
+    return messageCount;
+  }
+
+  /**
+   * Takes every message off `queue` (acknowledging them). Consumes rather than `basic.get`, which
+   * quorum queues with a single active consumer refuse; stops once the queue is empty.
+   */
+  async drain(queue: string): Promise<Message[]> {
+    const channel = await this.connection.createChannel();
+    await channel.prefetch(1000);
+    const messages: Message[] = [];
+    let remaining = (await channel.checkQueue(queue)).messageCount;
+    if (remaining > 0) {
+      await new Promise<void>((resolve) => {
+        void channel.consume(queue, (message) => {
+          if (!message) return;
+          messages.push(message);
+          channel.ack(message);
+          if (--remaining === 0) resolve();
+        });
+      });
+    }
+    await channel.close();
+    return messages;
+  }
+
+  /** Publishes raw bytes to the records exchange (both queues get a copy). */
+  async publishRaw(content: Buffer | string, headers: Record<string, string> = {}): Promise<void> {
+    const channel = await this.connection.createConfirmChannel();
+    channel.publish(RECORDS_EXCHANGE, '', Buffer.isBuffer(content) ? content : Buffer.from(content), {
+      persistent: true,
+      contentType: 'application/json',
+      headers,
+    });
+    await channel.waitForConfirms();
+    await channel.close();
+  }
+
+  async publishRecords(records: DataRecord[] | DataRecord): Promise<void> {
+    await this.publishRaw(JSON.stringify({ pattern: 'records.high', data: records }));
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close().catch(() => undefined);
+  }
+}
+
+/** Records carried by messages of the contract's format, in message order. */
+export function recordsOf(messages: Message[]): DataRecord[] {
+  return messages.flatMap((message) => {
+    const packet = JSON.parse(message.content.toString()) as { data: DataRecord | DataRecord[] };
+    return Array.isArray(packet.data) ? packet.data : [packet.data];
+  });
+}
+
+/** Stops or starts the local RabbitMQ node (the one scripts/infra.sh runs). */
+export function rabbitApp(action: 'stop_app' | 'start_app'): void {
+  execFileSync('rabbitmqctl', [action], { stdio: 'ignore', timeout: 60_000 });
+  if (action === 'start_app') execFileSync('rabbitmqctl', ['await_startup'], { stdio: 'ignore', timeout: 60_000 });
+}
