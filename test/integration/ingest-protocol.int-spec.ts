@@ -129,7 +129,7 @@ describe('filter ingest protocol (CONTRACT.md §4)', () => {
     client.sendRecords(records);
     await waitFor(() => client.ackedSeqs(source).length === 3, 10_000, 'first acks');
     client.sendRecords(records);
-    client.sendRecords([records[0] as DataRecord, records[0] as DataRecord]);
+    client.sendRecords([records[0], records[0]]);
     await waitFor(() => client.ackedSeqs(source).length === 8, 10_000, 'acks of the resend');
     client.close();
     expect(

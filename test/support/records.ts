@@ -42,3 +42,15 @@ export function seqsOf(records: readonly DataRecord[]): number[] {
 export function isStrictlyAscending(values: readonly number[]): boolean {
   return values.every((value, i) => i === 0 || value > (values[i - 1] as number));
 }
+
+/** A record whose hashValue is exactly `hash` (searches timestamps from a per-seq start). */
+export function recordWithExactHash(source: string, seq: number, hash: string): DataRecord {
+  for (let timestamp = 1_732_500_000_000 + seq * 100_000; ; timestamp++) {
+    if (computeHash(timestamp, 95) === hash) return { source, seq, timestamp, randomValue: 95, hashValue: hash };
+  }
+}
+
+/** A record of `source`/`seq` whose hash is above "99" (high) or not. */
+export function highOrLow(source: string, seq: number, high: boolean): DataRecord {
+  return recordWithHash(source, seq, high);
+}

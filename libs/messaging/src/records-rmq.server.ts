@@ -91,6 +91,12 @@ export class RecordsRmqServer extends ServerRMQ {
     return this.paused;
   }
 
+  /** Whether the AMQP connection is up right now. */
+  isConnected(): boolean {
+    const manager = this.server as { isConnected?: () => boolean } | null;
+    return manager?.isConnected?.() ?? false;
+  }
+
   /**
    * Moves a message to the queue's DLQ with the reason in a header, then acknowledges it. The
    * copy is confirmed before the original is acknowledged: a crash in between leaves a duplicate
@@ -148,7 +154,9 @@ export interface RecordsDelivery {
   readonly channel: ConfirmChannel;
 }
 
-export function recordsDelivery(records: DataRecord[], context: RmqContext): RecordsDelivery {
+/** `context` is what `@Ctx()` gives an RMQ handler (Nest types extra handler arguments as unknown). */
+export function recordsDelivery(records: DataRecord[], context: unknown): RecordsDelivery {
+  if (!(context instanceof RmqContext)) throw new Error('records handler called outside the RMQ transport');
   return {
     records,
     message: context.getMessage() as ConsumeMessage,

@@ -4,6 +4,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import {
   CIRCUIT_STATE,
   CircuitStateValue,
+  END_TO_END_LATENCY,
   RECORDS_REJECTED_TOTAL,
   RECORDS_TOTAL,
   RETRIES_TOTAL,
@@ -25,7 +26,14 @@ export class DataflowMetrics {
     @InjectMetric(SINK_WRITE_DURATION) private readonly sinkWrites: Histogram<'sink'>,
     @InjectMetric(CIRCUIT_STATE) private readonly circuits: Gauge<'breaker'>,
     @InjectMetric(RETRIES_TOTAL) private readonly retries: Counter<'operation'>,
+    @InjectMetric(END_TO_END_LATENCY) private readonly endToEnd: Histogram<'sink'>,
   ) {}
+
+  /** Observes generation-to-storage latency for records stored now (timestamps in ms). */
+  storedRecords(sink: string, timestamps: readonly number[]): void {
+    const now = Date.now();
+    for (const timestamp of timestamps) this.endToEnd.observe({ sink }, Math.max(0, now - timestamp) / 1000);
+  }
 
   recordsProcessed(stage: string, outcome: string, count = 1): void {
     if (count > 0) this.records.inc({ app: this.app, stage, outcome }, count);

@@ -4,6 +4,7 @@ export const RECORDS_REJECTED_TOTAL = 'dataflow_records_rejected_total';
 export const SINK_WRITE_DURATION = 'dataflow_sink_write_duration_seconds';
 export const CIRCUIT_STATE = 'dataflow_circuit_state';
 export const RETRIES_TOTAL = 'dataflow_retries_total';
+export const END_TO_END_LATENCY = 'dataflow_end_to_end_latency_seconds';
 
 /** `dataflow_circuit_state` values. */
 export enum CircuitStateValue {

@@ -1,6 +1,7 @@
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import {
   CIRCUIT_STATE,
+  END_TO_END_LATENCY,
   RECORDS_REJECTED_TOTAL,
   RECORDS_TOTAL,
   RETRIES_TOTAL,
@@ -28,6 +29,12 @@ export const metricProviders = [
     name: CIRCUIT_STATE,
     help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
     labelNames: ['breaker'],
+  }),
+  makeHistogramProvider({
+    name: END_TO_END_LATENCY,
+    help: 'Time from a record being generated (its timestamp) to being stored, by sink',
+    labelNames: ['sink'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   }),
   makeCounterProvider({
     name: RETRIES_TOTAL,

@@ -6,7 +6,6 @@ import {
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
-  handleAll,
   handleWhen,
   IPolicy,
   noop,
@@ -38,9 +37,11 @@ export class NamedPolicy {
     observer: PolicyObserver,
   ) {
     const layers: IPolicy[] = [];
+    const isFailure = options.isFailure ?? (() => true);
     if (options.retry) {
       const { whileOpen = false } = options.retry;
-      const retryPolicy = retry(whileOpen ? handleAll : handleWhen((error) => !(error instanceof BrokenCircuitError)), {
+      const retryable = (error: Error): boolean => (error instanceof BrokenCircuitError ? whileOpen : isFailure(error));
+      const retryPolicy = retry(handleWhen(retryable), {
         maxAttempts: options.retry.maxAttempts,
         backoff: new ExponentialBackoff({
           initialDelay: options.retry.initialDelayMs,
@@ -54,7 +55,7 @@ export class NamedPolicy {
       layers.push(retryPolicy);
     }
     if (options.breaker) {
-      this.breaker = circuitBreaker(handleAll, {
+      this.breaker = circuitBreaker(handleWhen(isFailure), {
         halfOpenAfter: options.breaker.halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(options.breaker.consecutiveFailures),
       });

@@ -16,6 +16,11 @@ export interface PolicyOptions {
     /** Time an open breaker waits before letting one trial call through (half-open). */
     readonly halfOpenAfterMs: number;
   };
+  /**
+   * Which errors are the dependency's fault (count against the breaker, are retried). Others, such
+   * as a record the database can never accept, pass straight through. Default: every error.
+   */
+  readonly isFailure?: (error: unknown) => boolean;
   /** Maximum concurrent executions and queued ones beyond that. */
   readonly bulkhead?: { readonly limit: number; readonly queue: number };
 }

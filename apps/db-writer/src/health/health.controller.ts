@@ -1,0 +1,39 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { RecordsRmqServer } from '@dataflow/messaging';
+import { BreakerHealthIndicator } from '@dataflow/resilience';
+import { PostgresRecordStore } from '../storage/postgres-record.store';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly breakers: BreakerHealthIndicator,
+    private readonly server: RecordsRmqServer,
+    private readonly store: PostgresRecordStore,
+  ) {}
+
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => {
+        const session = this.indicators.check('rabbitmq');
+        return this.server.isConnected() ? session.up() : session.down({ message: 'not connected' });
+      },
+      () =>
+        this.indicators
+          .check('postgres')
+          .attempt(() => this.store.ping())
+          .withTimeout(2000),
+      () => this.breakers.check(),
+    ]);
+  }
+}

@@ -1,0 +1,36 @@
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { RecordsDelivery, RecordsRmqServer, RecordWriter } from '@dataflow/messaging';
+import { DataflowMetrics } from '@dataflow/observability';
+import { PolicyRegistry } from '@dataflow/resilience';
+import type { MongoWriterConfig } from '../config/mongo-writer.config';
+import { MongoRecordStore } from '../storage/mongo-record.store';
+
+export const MONGODB_POLICY = 'mongodb';
+
+@Injectable()
+export class MongoWriter implements BeforeApplicationShutdown {
+  private readonly writer: RecordWriter;
+
+  constructor(
+    @Inject(ConfigService) config: ConfigService<MongoWriterConfig, true>,
+    server: RecordsRmqServer,
+    registry: PolicyRegistry,
+    store: MongoRecordStore,
+    metrics: DataflowMetrics,
+  ) {
+    this.writer = new RecordWriter(server, registry.get(MONGODB_POLICY), store, metrics, {
+      batchSize: config.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
+      batchMs: config.get('MONGO_WRITER_BATCH_MS', { infer: true }),
+      shutdownTimeoutMs: config.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+    });
+  }
+
+  accept(delivery: RecordsDelivery): void {
+    this.writer.accept(delivery);
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.writer.shutdown();
+  }
+}

@@ -1,0 +1,207 @@
+import { execFileSync } from 'node:child_process';
+import { DataRecord, DEAD_LETTER_REASON_HEADER, MONGO_DLQ, nestStream, POSTGRES_DLQ } from '@dataflow/contracts';
+import { AppProcess, sleep, waitFor } from '../support/app-process';
+import { RabbitProbe } from '../support/rabbit';
+import { highOrLow, recordWithExactHash } from '../support/records';
+import { flatten, Stores } from '../support/stores';
+
+/**
+ * db-writer and mongo-writer against the real broker, PostgreSQL and FerretDB. Messages are
+ * crafted and published straight onto the exchange, so each test controls batching exactly.
+ */
+describe('writers: PostgreSQL and MongoDB sinks', () => {
+  let rabbit: RabbitProbe;
+  let stores: Stores;
+  let dbWriter: AppProcess;
+  let mongoWriter: AppProcess;
+  let run = 0;
+
+  const dbWriterEnv = {
+    DB_WRITER_BATCH_MS: '20',
+    DB_WRITER_BREAKER_HALF_OPEN_MS: '1000',
+    DB_WRITER_RETRY_MAX_MS: '1000',
+  };
+  const mongoWriterEnv = {
+    MONGO_WRITER_BATCH_MS: '20',
+    MONGO_WRITER_BREAKER_HALF_OPEN_MS: '1000',
+    MONGO_WRITER_RETRY_MAX_MS: '1000',
+  };
+
+  beforeAll(async () => {
+    rabbit = await RabbitProbe.connect();
+    await rabbit.purgeAll();
+    stores = await Stores.connect();
+    dbWriter = await new AppProcess('db-writer', 3203, dbWriterEnv).start();
+    mongoWriter = await new AppProcess('mongo-writer', 3204, mongoWriterEnv).start();
+    await waitFor(async () => (await dbWriter.get('/health/ready')).status === 200, 60_000, 'db-writer ready');
+    await waitFor(async () => (await mongoWriter.get('/health/ready')).status === 200, 60_000, 'mongo-writer ready');
+  });
+
+  afterAll(async () => {
+    await Promise.all([dbWriter.stop(), mongoWriter.stop()]);
+    await rabbit.purgeAll();
+    await rabbit.close();
+    await stores.close();
+  });
+
+  /** A source name unique to this run, so tests never see each other's records. */
+  function freshSource(name: string): string {
+    return `w-${name}-${process.pid}-${++run}`;
+  }
+
+  async function storedEverywhere(source: string, expected: readonly DataRecord[]): Promise<void> {
+    const want = [...expected].sort((a, b) => a.seq - b.seq);
+    await waitFor(
+      async () =>
+        (await stores.postgresRows(source)).length >= want.length &&
+        flatten(await stores.mongoDocuments(source)).length >= want.length,
+      60_000,
+      `${want.length} records of ${source} in both stores`,
+    );
+    await sleep(300); // anything extra (a duplicate) would have arrived by now
+    expect(await stores.postgresRows(source)).toEqual(want);
+    expect(await stores.mongoDocuments(source)).toEqual(nestStream(want));
+  }
+
+  function hashes(source: string, list: string[], firstSeq = 1): DataRecord[] {
+    return list.map((hash, i) => recordWithExactHash(source, firstSeq + i, hash));
+  }
+
+  it('nests the CONTRACT example: 3a af b0 9c 12 ff → [3a] [af b0 9c] [12] [ff]', async () => {
+    const source = freshSource('example');
+    const records = hashes(source, ['3a', 'af', 'b0', '9c', '12', 'ff']);
+    await rabbit.publishRecords(records);
+    await storedEverywhere(source, records);
+    const documents = await stores.mongoDocuments(source);
+    expect(documents.map((d) => [d.hashValue, ...d.nestedRecords.map((n) => n.hashValue)])).toEqual([
+      ['3a'],
+      ['af', 'b0', '9c'],
+      ['12'],
+      ['ff'],
+    ]);
+  });
+
+  it('nests a long run, alternating runs, and runs spanning several messages and batches', async () => {
+    const source = freshSource('runs');
+    const pattern = [
+      ...Array.from({ length: 40 }, () => true),
+      false,
+      ...Array.from({ length: 30 }, (_, i) => i % 2 === 0),
+      ...Array.from({ length: 25 }, (_, i) => i % 5 !== 0),
+    ];
+    const records = pattern.map((high, i) => highOrLow(source, i + 1, high));
+    // One record per message for the first part, then chunks of 7: runs cross message boundaries.
+    for (const record of records.slice(0, 20)) await rabbit.publishRecords(record);
+    for (let i = 20; i < records.length; i += 7) {
+      await rabbit.publishRecords(records.slice(i, i + 7));
+      await sleep(30); // a batch window (20 ms) closes between some of them
+    }
+    await storedEverywhere(source, records);
+  });
+
+  it('stores a redelivered batch and a record repeated within a batch once', async () => {
+    const source = freshSource('redelivery');
+    const records = Array.from({ length: 12 }, (_, i) => highOrLow(source, i + 1, i % 3 !== 0));
+    await rabbit.publishRecords(records);
+    await rabbit.publishRecords(records);
+    await rabbit.publishRecords([records[4] as DataRecord, records[4] as DataRecord, records[5] as DataRecord]);
+    await storedEverywhere(source, records);
+    expect(await dbWriter.metric('dataflow_records_total', { stage: 'store', outcome: 'duplicate' })).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it('is idempotent: everything published twice gives the same rows and documents', async () => {
+    const source = freshSource('twice');
+    const records = Array.from({ length: 60 }, (_, i) => highOrLow(source, i + 1, i % 4 !== 3));
+    for (let i = 0; i < records.length; i += 10) await rabbit.publishRecords(records.slice(i, i + 10));
+    await storedEverywhere(source, records);
+    const idsBefore = (await stores.mongoIds(source)).sort();
+    for (let i = 0; i < records.length; i += 15) await rabbit.publishRecords(records.slice(i, i + 15));
+    await sleep(1000);
+    await storedEverywhere(source, records);
+    expect((await stores.mongoIds(source)).sort()).toEqual(idsBefore);
+  });
+
+  it('continues a run across a mongo-writer restart', async () => {
+    const source = freshSource('restart');
+    const records = Array.from({ length: 30 }, (_, i) => highOrLow(source, i + 1, i !== 10));
+    await rabbit.publishRecords(records.slice(0, 15));
+    await waitFor(async () => flatten(await stores.mongoDocuments(source)).length === 15, 30_000, 'first half');
+    expect(await mongoWriter.stop()).toBe(0);
+    await rabbit.publishRecords(records.slice(15));
+    mongoWriter = await new AppProcess('mongo-writer', 3204, mongoWriterEnv).start();
+    await storedEverywhere(source, records);
+  });
+
+  it('dead-letters poison with the reason and keeps consuming', async () => {
+    const source = freshSource('poison');
+    const before = [POSTGRES_DLQ, MONGO_DLQ].map((q) => rabbit.depth(q));
+    expect(await Promise.all(before)).toEqual([0, 0]);
+    await rabbit.publishRaw('{"pattern":"records.high","data":');
+    await rabbit.publishRaw(JSON.stringify({ pattern: 'records.high', data: { source, seq: 0 } }));
+    await rabbit.publishRaw(JSON.stringify({ pattern: 'something.else', data: [] }));
+    const good = [highOrLow(source, 1, true), highOrLow(source, 2, true)];
+    await rabbit.publishRecords(good);
+    await storedEverywhere(source, good);
+    for (const dlq of [POSTGRES_DLQ, MONGO_DLQ]) {
+      await waitFor(async () => (await rabbit.depth(dlq)) === 3, 10_000, `3 messages in ${dlq}`);
+      const reasons = (await rabbit.drain(dlq)).map((m) => String(m.properties.headers?.[DEAD_LETTER_REASON_HEADER]));
+      expect(reasons.map((r) => r.split(':')[0])).toEqual(['invalid_json', 'invalid_record', 'unknown_pattern']);
+    }
+    expect(await dbWriter.metric('dataflow_records_rejected_total', { reason: 'invalid_json' })).toBe(1);
+  });
+
+  it('holds messages while PostgreSQL is stopped for 10 s, then stores each once', async () => {
+    const source = freshSource('pg-down');
+    const records = Array.from({ length: 50 }, (_, i) => highOrLow(source, i + 1, i % 2 === 0));
+    execFileSync('pg_ctlcluster', ['15', 'main', 'stop', '-m', 'fast']);
+    try {
+      for (let i = 0; i < records.length; i += 5) await rabbit.publishRecords(records.slice(i, i + 5));
+      await waitFor(
+        async () => (await dbWriter.metric('dataflow_circuit_state', { breaker: 'postgres' })) === 2,
+        30_000,
+        'postgres breaker open',
+      );
+      expect((await dbWriter.get('/health/ready')).status).toBe(503);
+      await sleep(10_000);
+      // Nothing acknowledged while nothing could be committed: every message is still held.
+      expect(unacknowledged('dataflow.records.postgres') + (await rabbit.depth('dataflow.records.postgres'))).toBe(10);
+    } finally {
+      execFileSync('pg_ctlcluster', ['15', 'main', 'start']);
+    }
+    await stores.reconnectPostgres();
+    await storedEverywhere(source, records);
+    await waitFor(async () => (await dbWriter.get('/health/ready')).status === 200, 30_000, 'db-writer ready again');
+  });
+
+  it('holds messages while FerretDB is stopped for 10 s, then nests them exactly', async () => {
+    const source = freshSource('mongo-down');
+    const records = Array.from({ length: 40 }, (_, i) => highOrLow(source, i + 1, i % 7 !== 0));
+    await rabbit.publishRecords(records.slice(0, 10));
+    await waitFor(async () => flatten(await stores.mongoDocuments(source)).length === 10, 30_000, 'first records');
+    execFileSync('scripts/infra.sh', ['stop', 'ferretdb'], { stdio: 'ignore' });
+    try {
+      for (let i = 10; i < records.length; i += 6) await rabbit.publishRecords(records.slice(i, i + 6));
+      await waitFor(
+        async () => (await mongoWriter.metric('dataflow_circuit_state', { breaker: 'mongodb' })) === 2,
+        30_000,
+        'mongodb breaker open',
+      );
+      await sleep(10_000);
+    } finally {
+      execFileSync('scripts/infra.sh', ['start', 'ferretdb'], { stdio: 'ignore' });
+    }
+    await stores.reconnectMongo();
+    await storedEverywhere(source, records);
+  });
+});
+
+/** Messages delivered to a consumer and not yet acknowledged (rabbitmqctl, as tests run as root). */
+function unacknowledged(queue: string): number {
+  const out = execFileSync('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages_unacknowledged'], {
+    encoding: 'utf8',
+  });
+  const line = out.split('\n').find((l) => l.startsWith(`${queue}\t`));
+  return Number(line?.split('\t')[1] ?? 'NaN');
+}
