@@ -37,9 +37,9 @@ export class DeliveryBatcher {
     this.pending.push(delivery);
     this.pendingRecords += delivery.records.length;
     if (this.pendingRecords >= this.options.batchSize) {
-      this.flush();
+      void this.flush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.options.batchMs);
+      this.timer = setTimeout(() => void this.flush(), this.options.batchMs);
     }
   }
 
