@@ -22,6 +22,7 @@ const moduleNameMapper = pathsToModuleNameMapper(paths, { prefix: '<rootDir>/' }
 /** @type {import('jest').Config} */
 module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
   // Integration specs start real processes and wait for real brokers; jest reads this only globally.
   testTimeout: 180_000,
   projects: [

@@ -5,12 +5,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { validateEnv } from '@dataflow/config';
 import { POSTGRES_QUEUE } from '@dataflow/contracts';
 import { RecordsRmqServer } from '@dataflow/messaging';
-import { DataflowMetrics, ObservabilityModule } from '@dataflow/observability';
+import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
 import { POSTGRES_POLICY, PostgresWriter } from './consumer/postgres-writer.service';
 import { RecordsConsumer } from './consumer/records.consumer';
-import { HealthController } from './health/health.controller';
+import { DbWriterReadiness } from './health/db-writer.readiness';
 import { DataRecordEntity } from './storage/data-record.entity';
 import { CreateDataRecords1732500000000 } from './storage/migrations/1732500000000-create-data-records';
 import { isPermanentPgError } from './storage/pg-errors';
@@ -69,6 +69,7 @@ export class DbWriterModule {
       ],
       controllers: [HealthController, RecordsConsumer],
       providers: [
+        { provide: READINESS, useClass: DbWriterReadiness },
         {
           provide: RecordsRmqServer,
           inject: [ConfigService, DataflowMetrics],

@@ -3,10 +3,10 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
 import { RecordsRmqClient } from '@dataflow/messaging';
-import { ObservabilityModule } from '@dataflow/observability';
+import { HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { FilterConfig, filterEnv } from './config/filter.config';
-import { HealthController } from './health/health.controller';
+import { FilterReadiness } from './health/filter.readiness';
 import { ConnectionRegistry } from './ingest/connection-registry.service';
 import { IngestRefusals } from './ingest/ingest-refusals.service';
 import { IngestGateway } from './ingest/ingest.gateway';
@@ -44,6 +44,7 @@ export class FilterModule {
       ],
       controllers: [HealthController],
       providers: [
+        { provide: READINESS, useClass: FilterReadiness },
         {
           provide: RecordsRmqClient,
           inject: [ConfigService],

@@ -2,13 +2,13 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
-import { ObservabilityModule } from '@dataflow/observability';
+import { HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { GeneratorConfig, generatorEnv } from './config/generator.config';
 import { FILTER_POLICY, FilterLink } from './delivery/filter-link.service';
 import { GeneratorService } from './generation/generator.service';
 import { SeqStore } from './generation/seq-store.service';
-import { HealthController } from './health/health.controller';
+import { GeneratorReadiness } from './health/generator.readiness';
 
 function policies(config: ConfigService<GeneratorConfig, true>): PolicyCatalogue {
   return {
@@ -39,7 +39,7 @@ export class GeneratorModule {
         TerminusModule,
       ],
       controllers: [HealthController],
-      providers: [SeqStore, FilterLink, GeneratorService],
+      providers: [{ provide: READINESS, useClass: GeneratorReadiness }, SeqStore, FilterLink, GeneratorService],
     };
   }
 }

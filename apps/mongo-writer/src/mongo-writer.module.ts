@@ -5,12 +5,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
 import { MONGO_QUEUE } from '@dataflow/contracts';
 import { RecordsRmqServer } from '@dataflow/messaging';
-import { DataflowMetrics, ObservabilityModule } from '@dataflow/observability';
+import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
 import { MONGODB_POLICY, MongoWriter } from './consumer/mongo-writer.service';
 import { RecordsConsumer } from './consumer/records.consumer';
-import { HealthController } from './health/health.controller';
+import { MongoWriterReadiness } from './health/mongo-writer.readiness';
 import { DATA_DOCUMENT_MODEL, dataDocumentSchema } from './storage/data-document.schema';
 import { MongoRecordStore } from './storage/mongo-record.store';
 
@@ -57,6 +57,7 @@ export class MongoWriterModule {
       ],
       controllers: [HealthController, RecordsConsumer],
       providers: [
+        { provide: READINESS, useClass: MongoWriterReadiness },
         {
           provide: RecordsRmqServer,
           inject: [ConfigService, DataflowMetrics],

@@ -5,3 +5,5 @@ export * from './observability.module';
 export * from './observability.tokens';
 export * from './logging.interceptor';
 export * from './redact';
+export * from './health/readiness';
+export * from './health/health.controller';

@@ -5,18 +5,25 @@ import { DataRecord, NestingTail, planNesting } from '@dataflow/contracts';
 import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
 import { DATA_DOCUMENT_MODEL, DataDocument, documentId } from './data-document.schema';
 
-const RECORD_PROJECTION = { _id: 0, source: 1, seq: 1, timestamp: 1, randomValue: 1, hashValue: 1 } as const;
+export const TAILS_COLLECTION = 'nesting_tails';
+
+/** Where a source's stored stream ends. */
+interface TailDocument extends NestingTail {
+  _id: string;
+}
 
 /**
- * Applies the nesting rule with its state in the database: the tail of a source (its last stored
- * record, and the document holding it) is read from the source's latest document before each
- * batch, so a restart or a standby replica continues exactly where the stream stopped.
+ * Applies the nesting rule with its state in the database. Each source has a small tail document
+ * in `nesting_tails` (its last stored record's seq and hash, and the head seq of the document
+ * holding it), read by `_id` before each batch, so a restart or a standby replica continues exactly
+ * where the stream stopped.
  *
- * Each batch becomes one ordered bulk write: first the records appended to the tail document, then
- * the new documents in seq order. Ordered means a crash leaves a prefix applied, and the tail read
- * on redelivery reflects exactly that prefix: records at or below it are skipped, the rest are
- * written. Appends are guarded (`nestedRecords.seq` must not already hold the first appended seq)
- * and new documents are upserts of deterministic ids, so repeating a write changes nothing.
+ * A batch becomes one ordered bulk write (records appended to the tail's document, then the new
+ * documents in seq order), and only then is the tail moved on. There are no transactions, so a
+ * crash can leave the data ahead of the tail; the redelivered batch is then planned from the old
+ * tail again, which yields the same operations, and repeating them changes nothing: an append is
+ * guarded (`nestedRecords.seq` must not already hold its first seq, and one `$push $each` is atomic),
+ * and a new document's id is derived from its head, so an existing one is skipped.
  */
 @Injectable()
 export class MongoRecordStore implements RecordStore, OnModuleInit {
@@ -52,6 +59,10 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
         operations.push({ insertOne: { document: { _id: documentId(source, document.seq), ...document } } });
       }
       await this.writeInOrder(operations);
+      if (plan.tail && plan.tail.lastSeq > (tail?.lastSeq ?? 0)) {
+        const { lastSeq, lastHash, headSeq } = plan.tail;
+        await this.tails.updateOne({ _id: source }, { $set: { lastSeq, lastHash, headSeq } }, { upsert: true });
+      }
       stored += plan.appendToTail.length + plan.newDocuments.reduce((n, d) => n + 1 + d.nestedRecords.length, 0);
     }
     return { stored, duplicates };
@@ -92,16 +103,13 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
     return this.documents.collection as unknown as mongo.Collection<DataDocument>;
   }
 
+  private get tails(): mongo.Collection<TailDocument> {
+    return this.documents.db.collection<TailDocument>(TAILS_COLLECTION);
+  }
+
   private async tail(source: string): Promise<NestingTail | undefined> {
-    const latest = await this.documents
-      .findOne({ source }, { ...RECORD_PROJECTION, nestedRecords: 1 })
-      .sort({ seq: -1 })
-      .lean<Pick<DataDocument, 'seq' | 'hashValue' | 'nestedRecords'>>()
-      .exec();
-    if (!latest) return undefined;
-    const nested = latest.nestedRecords ?? [];
-    const last = nested[nested.length - 1] ?? latest;
-    return { lastSeq: last.seq, lastHash: last.hashValue, headSeq: latest.seq };
+    const found = await this.tails.findOne({ _id: source });
+    return found ? { lastSeq: found.lastSeq, lastHash: found.lastHash, headSeq: found.headSeq } : undefined;
   }
 }
 

@@ -1,28 +1,20 @@
-import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { CircuitState } from '@dataflow/resilience';
-import { BreakerHealthIndicator } from '@dataflow/resilience';
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
+import type { Readiness } from '@dataflow/observability';
+import { BreakerHealthIndicator, CircuitState } from '@dataflow/resilience';
 import { FilterLink } from '../delivery/filter-link.service';
 
-@Controller('health')
-export class HealthController {
+/** Ready while connected to the filter with the breaker not open. */
+@Injectable()
+export class GeneratorReadiness implements Readiness {
   constructor(
-    private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly breakers: BreakerHealthIndicator,
     private readonly link: FilterLink,
   ) {}
 
-  @Get('live')
-  @HealthCheck()
-  live() {
-    return this.health.check([]);
-  }
-
-  @Get('ready')
-  @HealthCheck()
-  ready() {
-    return this.health.check([
+  checks(): HealthIndicatorFunction[] {
+    return [
       () => {
         const session = this.indicators.check('filter');
         const details = {
@@ -33,6 +25,6 @@ export class HealthController {
         return this.link.connected ? session.up(details) : session.down(details);
       },
       () => this.breakers.check(),
-    ]);
+    ];
   }
 }

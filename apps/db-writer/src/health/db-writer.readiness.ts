@@ -1,29 +1,22 @@
-import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 import { RecordsRmqServer } from '@dataflow/messaging';
+import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
 import { PostgresRecordStore } from '../storage/postgres-record.store';
 
-@Controller('health')
-export class HealthController {
+/** Ready with the broker connected, the database answering and no breaker open. */
+@Injectable()
+export class DbWriterReadiness implements Readiness {
   constructor(
-    private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly breakers: BreakerHealthIndicator,
     private readonly server: RecordsRmqServer,
     private readonly store: PostgresRecordStore,
   ) {}
 
-  @Get('live')
-  @HealthCheck()
-  live() {
-    return this.health.check([]);
-  }
-
-  @Get('ready')
-  @HealthCheck()
-  ready() {
-    return this.health.check([
+  checks(): HealthIndicatorFunction[] {
+    return [
       () => {
         const session = this.indicators.check('rabbitmq');
         return this.server.isConnected() ? session.up() : session.down({ message: 'not connected' });
@@ -34,6 +27,6 @@ export class HealthController {
           .attempt(() => this.store.ping())
           .withTimeout(2000),
       () => this.breakers.check(),
-    ]);
+    ];
   }
 }

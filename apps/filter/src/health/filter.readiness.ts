@@ -1,18 +1,19 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { DiskHealthIndicator, HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { DiskHealthIndicator, HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 import { access, constants } from 'node:fs/promises';
+import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { QueueSink } from '../sinks/queue-sink.service';
 
-@Controller('health')
-export class HealthController {
+/** Ready with RabbitMQ connected, the output directory writable with space left, no breaker open. */
+@Injectable()
+export class FilterReadiness implements Readiness {
   private readonly outputDir: string;
 
   constructor(
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
-    private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly breakers: BreakerHealthIndicator,
     private readonly disk: DiskHealthIndicator,
@@ -21,16 +22,8 @@ export class HealthController {
     this.outputDir = config.get('FILTER_OUTPUT_DIR', { infer: true });
   }
 
-  @Get('live')
-  @HealthCheck()
-  live() {
-    return this.health.check([]);
-  }
-
-  @Get('ready')
-  @HealthCheck()
-  ready() {
-    return this.health.check([
+  checks(): HealthIndicatorFunction[] {
+    return [
       () => {
         const session = this.indicators.check('rabbitmq');
         return this.queue.connected ? session.up() : session.down({ message: 'not connected' });
@@ -38,12 +31,10 @@ export class HealthController {
       () =>
         this.indicators
           .check('outputDir')
-          .attempt(async () => {
-            await access(this.outputDir, constants.W_OK);
-          })
+          .attempt(() => access(this.outputDir, constants.W_OK))
           .withTimeout(1000),
       () => this.disk.checkStorage('disk', { path: this.outputDir, thresholdPercent: 0.98 }),
       () => this.breakers.check(),
-    ]);
+    ];
   }
 }
