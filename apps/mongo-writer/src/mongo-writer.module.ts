@@ -49,6 +49,9 @@ export class MongoWriterModule {
           useFactory: (c: ConfigService<MongoWriterConfig, true>) => ({
             uri: c.get('MONGODB_URL', { infer: true }),
             serverSelectionTimeoutMS: 5000,
+            // Keep trying at start-up while MongoDB is not there yet (compose, Kubernetes).
+            retryAttempts: Number.MAX_SAFE_INTEGER,
+            retryDelay: 2000,
             // Commands fail fast while the server is away; the policy retries them.
             bufferCommands: false,
           }),

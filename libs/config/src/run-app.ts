@@ -1,8 +1,6 @@
+import { ConfigService } from '@nestjs/config';
+import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError } from './config-error';
-
-interface Closable {
-  close(): Promise<void>;
-}
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -14,11 +12,14 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * SIGTERM or SIGINT closes the app (Nest runs every shutdown hook: intake stops, in-flight work
  * finishes or is handed back, buffers flush) and exits 0. Nest's own `enableShutdownHooks` would
  * re-raise the signal after closing, so the process would end "killed by SIGTERM", not with 0.
- * A second signal, or a drain that exceeds `shutdownTimeoutMs`, exits 1 at once.
+ * A second signal, or a drain longer than SHUTDOWN_TIMEOUT_SECONDS plus a 10 s margin (the apps
+ * bound their own drains by SHUTDOWN_TIMEOUT_SECONDS), exits 1 at once.
  */
-export function runApp(app: string, bootstrap: () => Promise<Closable>, shutdownTimeoutMs = 30_000): void {
+export function runApp(app: string, bootstrap: () => Promise<INestApplicationContext>): void {
   bootstrap()
     .then((instance) => {
+      const seconds = instance.get(ConfigService).get<number>('SHUTDOWN_TIMEOUT_SECONDS') ?? 20;
+      const shutdownTimeoutMs = seconds * 1000 + 10_000;
       let closing = false;
       for (const signal of SIGNALS) {
         process.on(signal, () => {

@@ -2,7 +2,7 @@ import { DataRecord, RECORDS_PATTERN, validateRecord } from '@dataflow/contracts
 
 /** Messages above this are refused unread; a full frame's worth of records is ~120 KiB. */
 export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
-/** Records one message may hold (the filter never puts more than a frame's 1000 in one). */
+/** Records one message may hold; the filter's FILTER_MAX_BATCH is bounded by it. */
 export const MAX_RECORDS_PER_MESSAGE = 10_000;
 
 export type DecodeFailureReason =

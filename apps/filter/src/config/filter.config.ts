@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, flag, integer, optionalSecret, port, rabbitEnv } from '@dataflow/config';
 import { MAX_RANDOM_VALUE } from '@dataflow/contracts';
+import { MAX_RECORDS_PER_MESSAGE } from '@dataflow/messaging';
 
 export const filterEnv = z.object({
   ...commonEnv,
@@ -19,7 +20,7 @@ export const filterEnv = z.object({
   FILTER_BREAKER_FAILURES: integer(3, 1, 1000),
   FILTER_BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
   /** Records of one source handed on together at most (consecutive frames are coalesced). */
-  FILTER_MAX_BATCH: integer(5_000, 1, 100_000),
+  FILTER_MAX_BATCH: integer(5_000, 1, MAX_RECORDS_PER_MESSAGE),
   INGEST_TOKEN: optionalSecret(),
   INGEST_MAX_CONNECTIONS: integer(64, 1, 100_000),
 });

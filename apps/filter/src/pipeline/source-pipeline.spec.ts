@@ -188,7 +188,23 @@ describe('SourcePipeline', () => {
     expect(calls).toHaveLength(4);
   });
 
-  it('concatenates ackSeqs (repeats included) and drops records already in the merged batch', async () => {
+  it('concatenates ackSeqs (repeats included) of parts that continue in seq order', async () => {
+    const { calls, handOff } = controlledHandOff();
+    const pipeline = new SourcePipeline('s', handOff, 100);
+    const a = connection('a');
+    pipeline.enqueue(part(a, [1]));
+    pipeline.enqueue(part(a, [4, 5], [4, 5, 5]));
+    pipeline.enqueue(part(a, [6, 7], [6, 7, 6]));
+    calls[0]?.finish();
+    await waitForCalls(calls, 2);
+    expect(calls[1]?.seqs).toEqual([4, 5, 6, 7]);
+    expect(calls[1]?.ackSeqs).toEqual([4, 5, 5, 6, 7, 6]);
+    calls[1]?.finish();
+    await pipeline.idle();
+    expect(calls).toHaveLength(2);
+  });
+
+  it('hands off a part that does not continue the batch in seq order on its own, after it', async () => {
     const { calls, handOff } = controlledHandOff();
     const pipeline = new SourcePipeline('s', handOff, 100);
     const a = connection('a');
@@ -198,9 +214,15 @@ describe('SourcePipeline', () => {
     pipeline.enqueue(part(a, [3, 7], [3, 7]));
     calls[0]?.finish();
     await waitForCalls(calls, 2);
-    expect(calls[1]?.seqs).toEqual([4, 5, 6, 7]);
-    expect(calls[1]?.ackSeqs).toEqual([4, 5, 5, 5, 6, 3, 7]);
+    expect(calls[1]?.seqs).toEqual([4, 5]);
     calls[1]?.finish();
+    await waitForCalls(calls, 3);
+    expect(calls[2]?.seqs).toEqual([5, 6]);
+    calls[2]?.finish();
+    await waitForCalls(calls, 4);
+    expect(calls[3]?.seqs).toEqual([3, 7]);
+    expect(calls[3]?.ackSeqs).toEqual([3, 7]);
+    calls[3]?.finish();
     await pipeline.idle();
   });
 

@@ -70,10 +70,13 @@ export class SourcePipeline {
     while (this.parts.length > 0) {
       const next = this.parts[0] as SourcePart;
       if (next.connection !== first.connection || count + next.records.length > this.maxBatch) break;
+      // Only a part that continues the batch in seq order joins it; anything else is handed off on
+      // its own afterwards, where the sinks judge its records against what they already have.
+      const tailSeq = (merged?.records ?? first.records).at(-1)?.seq ?? 0;
+      if ((next.records[0]?.seq ?? 0) <= tailSeq) break;
       this.parts.shift();
       merged ??= { records: [...first.records], ackSeqs: [...first.ackSeqs] };
-      const lastSeq = merged.records[merged.records.length - 1]?.seq ?? 0;
-      for (const record of next.records) if (record.seq > lastSeq) merged.records.push(record);
+      merged.records.push(...next.records);
       merged.ackSeqs.push(...next.ackSeqs);
       count = merged.records.length;
     }

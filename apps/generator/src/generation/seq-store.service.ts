@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { GeneratorConfig } from '../config/generator.config';
 
 /** seqs reserved per durable write; a crash skips at most this many (gaps are allowed). */
@@ -60,6 +60,13 @@ export class SeqStore {
       closeSync(fd);
     }
     renameSync(temp, this.file);
+    // The rename itself must reach the disk too, or a power loss could bring back the old value.
+    const dir = openSync(dirname(this.file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
     this.reservedUpTo = upTo;
   }
 }
