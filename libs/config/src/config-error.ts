@@ -11,6 +11,6 @@ export function describeIssue(issue: z.core.$ZodIssue, env: Record<string, unkno
   const raw = env[variable];
   const secret = /TOKEN|PASSWORD|SECRET|URL/.test(variable);
   const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
-  const shown = raw === undefined ? 'unset' : secret ? 'hidden' : JSON.stringify(text).slice(0, 80);
+  const shown = raw === undefined || raw === '' ? 'unset' : secret ? 'hidden' : JSON.stringify(text).slice(0, 80);
   return `${variable}: ${issue.message} (got ${shown})`;
 }

@@ -3,26 +3,37 @@ import { commonEnv, flag, integer, optionalSecret, port, rabbitEnv } from '@data
 import { MAX_RANDOM_VALUE } from '@dataflow/contracts';
 import { MAX_RECORDS_PER_MESSAGE } from '@dataflow/messaging';
 
-export const filterEnv = z.object({
-  ...commonEnv,
-  ...rabbitEnv,
-  FILTER_PORT: port(3002),
-  /** Records with `randomValue` above this go to RabbitMQ, the others to the file sink. */
-  FILTER_THRESHOLD: integer(90, -1, MAX_RANDOM_VALUE),
-  FILTER_OUTPUT_DIR: z.string().min(1).default('./data/filtered'),
-  /** The file buffer is flushed at least this often (and when it holds FILTER_FLUSH_BYTES). */
-  FILTER_FLUSH_INTERVAL_MS: integer(200, 1, 200),
-  FILTER_FLUSH_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
-  /** fdatasync after each flush, so an acknowledged record survives a power loss too. */
-  FILTER_FSYNC: flag(true),
-  /** A publish the broker has not confirmed within this time fails. */
-  FILTER_PUBLISH_TIMEOUT_MS: integer(5_000, 100, 120_000),
-  FILTER_BREAKER_FAILURES: integer(3, 1, 1000),
-  FILTER_BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
-  /** Records of one source handed on together at most (consecutive frames are coalesced). */
-  FILTER_MAX_BATCH: integer(5_000, 1, MAX_RECORDS_PER_MESSAGE),
-  INGEST_TOKEN: optionalSecret(),
-  INGEST_MAX_CONNECTIONS: integer(64, 1, 100_000),
-});
+export const filterEnv = z
+  .object({
+    ...commonEnv,
+    ...rabbitEnv,
+    FILTER_PORT: port(3002),
+    /** Records with `randomValue` above this go to RabbitMQ, the others to the file sink. */
+    FILTER_THRESHOLD: integer(90, -1, MAX_RANDOM_VALUE),
+    FILTER_OUTPUT_DIR: z.string().min(1).default('./data/filtered'),
+    /** The file buffer is flushed at least this often (and when it holds FILTER_FLUSH_BYTES). */
+    FILTER_FLUSH_INTERVAL_MS: integer(200, 1, 200),
+    FILTER_FLUSH_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+    /** fdatasync after each flush, so an acknowledged record survives a power loss too. */
+    FILTER_FSYNC: flag(true),
+    /** A publish the broker has not confirmed within this time fails. */
+    FILTER_PUBLISH_TIMEOUT_MS: integer(5_000, 100, 120_000),
+    FILTER_BREAKER_FAILURES: integer(3, 1, 1000),
+    FILTER_BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
+    /** Records of one source handed on together at most (consecutive frames are coalesced). */
+    FILTER_MAX_BATCH: integer(5_000, 1, MAX_RECORDS_PER_MESSAGE),
+    /** Bearer token the ingest upgrade must present; required when NODE_ENV=production. */
+    INGEST_TOKEN: optionalSecret(),
+    INGEST_MAX_CONNECTIONS: integer(64, 1, 100_000),
+    /** Records one connection may send per second (one second's burst); beyond it, RATE_LIMITED. */
+    INGEST_MAX_RECORDS_PER_SECOND: integer(100_000, 1, 10_000_000),
+    /** A connection that sends no complete frame for this long is closed (slow or idle senders). */
+    INGEST_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 3_600_000),
+  })
+  .superRefine((env, context) => {
+    if (env.NODE_ENV === 'production' && env.INGEST_TOKEN === undefined) {
+      context.addIssue({ code: 'custom', path: ['INGEST_TOKEN'], message: 'is required when NODE_ENV=production' });
+    }
+  });
 
 export type FilterConfig = z.output<typeof filterEnv>;

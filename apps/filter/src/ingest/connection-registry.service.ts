@@ -1,22 +1,46 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
+import { WS_CLOSE_NORMAL } from '@dataflow/contracts';
+import type { FilterConfig } from '../config/filter.config';
 import { IngestConnection } from './ingest-connection';
+import { IngestRefusals } from './ingest-refusals.service';
 
-/** The IngestConnection of each open socket, shared by the adapter and the gateway. */
+/**
+ * The IngestConnection of each open socket, shared by the adapter and the gateway. Also closes
+ * connections that send no complete frame for INGEST_IDLE_TIMEOUT_MS: an idle sender holds a slot
+ * of INGEST_MAX_CONNECTIONS, and one trickling a frame byte by byte never completes a message.
+ */
 @Injectable()
 export class ConnectionRegistry {
   private readonly connections = new WeakMap<WebSocket, IngestConnection>();
+  private readonly maxRecordsPerSecond: number;
+  private readonly idleTimeoutMs: number;
   private openCount = 0;
+
+  constructor(
+    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    private readonly refusals: IngestRefusals,
+  ) {
+    this.maxRecordsPerSecond = config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true });
+    this.idleTimeoutMs = config.get('INGEST_IDLE_TIMEOUT_MS', { infer: true });
+  }
 
   register(socket: WebSocket, request?: IncomingMessage): IngestConnection {
     const existing = this.connections.get(socket);
     if (existing) return existing;
     const remote = request?.socket.remoteAddress ?? 'unknown';
-    const connection = new IngestConnection(socket, remote);
+    const connection = new IngestConnection(socket, remote, this.maxRecordsPerSecond);
     this.connections.set(socket, connection);
     this.openCount++;
+    let idle = this.idleTimer(connection);
+    socket.on('message', () => {
+      clearTimeout(idle);
+      idle = this.idleTimer(connection);
+    });
     socket.once('close', () => {
+      clearTimeout(idle);
       this.openCount--;
     });
     return connection;
@@ -28,5 +52,18 @@ export class ConnectionRegistry {
 
   get size(): number {
     return this.openCount;
+  }
+
+  private idleTimer(connection: IngestConnection): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.refusals.count(
+        connection,
+        'IDLE_TIMEOUT',
+        `no frame for ${this.idleTimeoutMs} ms (closed ${WS_CLOSE_NORMAL})`,
+      );
+      connection.close(WS_CLOSE_NORMAL, 'idle timeout');
+    }, this.idleTimeoutMs);
+    timer.unref();
+    return timer;
   }
 }

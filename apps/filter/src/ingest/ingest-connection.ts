@@ -1,16 +1,28 @@
 import type WebSocket from 'ws';
 import { ACK_EVENT, ERROR_EVENT, ErrorPayload, WS_CLOSE_TRY_AGAIN_LATER } from '@dataflow/contracts';
 
+import { TokenBucket } from './token-bucket';
+
 let nextId = 0;
 
 /** One sender's WebSocket, as the pipeline sees it: acknowledge, refuse, give up. */
 export class IngestConnection {
   readonly id = ++nextId;
 
+  private readonly bucket: TokenBucket;
+
   constructor(
     private readonly socket: WebSocket,
     readonly remote: string,
-  ) {}
+    maxRecordsPerSecond: number,
+  ) {
+    this.bucket = new TokenBucket(maxRecordsPerSecond, performance.now());
+  }
+
+  /** Whether the connection may send `count` more records now (its per-second allowance). */
+  allows(count: number): boolean {
+    return this.bucket.tryTake(count, performance.now());
+  }
 
   get open(): boolean {
     return this.socket.readyState === this.socket.OPEN;

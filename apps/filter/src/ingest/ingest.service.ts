@@ -15,6 +15,14 @@ export class IngestService {
   ) {}
 
   receive(connection: IngestConnection, items: readonly unknown[]): void {
+    if (!connection.allows(items.length)) {
+      // Nothing of the frame is taken; the sender backs off and resends it.
+      this.refusals.refuse(connection, {
+        code: 'RATE_LIMITED',
+        message: 'more records than INGEST_MAX_RECORDS_PER_SECOND allows; slow down and resend',
+      });
+      return;
+    }
     const valid: DataRecord[] = [];
     for (const item of items) {
       const result = validateRecord(item);

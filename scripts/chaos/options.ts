@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+
+/** Every fault the chaos run knows, in the default schedule's order. */
+export const FAULT_NAMES = [
+  'rabbitmq',
+  'postgres',
+  'ferretdb',
+  'kill-generator',
+  'kill-filter',
+  'kill-db-writer',
+  'kill-mongo-writer',
+  'filter-dir-immutable',
+] as const;
+
+export type FaultName = (typeof FAULT_NAMES)[number];
+
+export interface ChaosOptions {
+  /** Records a second the generator produces. */
+  readonly rate: number;
+  /** FILTER_THRESHOLD: randomValue above it goes to RabbitMQ; -1 sends every record to the queue. */
+  readonly threshold: number;
+  /** The faults to inject, in order. */
+  readonly faults: readonly FaultName[];
+  /** Seconds of traffic before the first fault. */
+  readonly warmupS: number;
+  /** Seconds each fault lasts (service down, app dead, directory immutable). */
+  readonly outageS: number;
+  /** Seconds of undisturbed traffic after a fault recovered, before the next one. */
+  readonly gapS: number;
+  /** Seconds a fault may take to recover (records flowing again) before it counts as not recovered. */
+  readonly recoverTimeoutS: number;
+  /** Seconds the final drain (generator stop, queues empty, writers idle) may take. */
+  readonly drainTimeoutS: number;
+  /** Hard bound of the whole run, in seconds. */
+  readonly maxDurationS: number;
+  /** The four apps listen on basePort .. basePort+3 (generator, filter, db-writer, mongo-writer). */
+  readonly basePort: number;
+  /** Where logs, the file sink, the generator state and the report go. */
+  readonly runDir: string;
+  /** Keep the run's rows and documents in PostgreSQL and MongoDB even when the run passed. */
+  readonly keepData: boolean;
+  readonly rabbitmqUrl: string;
+  readonly databaseUrl: string;
+  readonly mongodbUrl: string;
+}
+
+export const USAGE = `usage: npm run chaos -- [options]
+
+Runs the four apps from dist/ against the local RabbitMQ, PostgreSQL and FerretDB, injects faults one
+after another, drains, and reconciles every sink. Exits 0 only if nothing was lost, duplicated or
+misnested and the dead-letter queues are empty. Run it under 'flock /tmp/dataflow-services.lock'.
+
+options (each also as an environment variable):
+  --rate N              records a second (CHAOS_RATE, default 200)
+  --threshold N         FILTER_THRESHOLD, -1 to 100; -1 sends every record to the queue
+                        (CHAOS_THRESHOLD, default 90)
+  --faults LIST         comma-separated faults in order, or "none" (CHAOS_FAULTS, default all:
+                        ${FAULT_NAMES.join(',')})
+  --warmup S            seconds of traffic before the first fault (CHAOS_WARMUP_S, default 15)
+  --outage S            seconds each fault lasts (CHAOS_OUTAGE_S, default 10)
+  --gap S               seconds of normal traffic after a recovery (CHAOS_GAP_S, default 12)
+  --recover-timeout S   longest wait for records to flow again after a fault (CHAOS_RECOVER_TIMEOUT_S, 90)
+  --drain-timeout S     longest wait for the final drain (CHAOS_DRAIN_TIMEOUT_S, default 120)
+  --max-duration S      hard bound of the whole run (CHAOS_MAX_DURATION_S, default 600)
+  --base-port N         apps on N..N+3: generator, filter, db-writer, mongo-writer (CHAOS_BASE_PORT, 3401)
+  --run-dir DIR         logs, file sink, generator state (CHAOS_RUN_DIR, default data/chaos/<timestamp>)
+  --keep-data           keep the run's PostgreSQL rows and MongoDB documents (CHAOS_KEEP_DATA=1);
+                        by default they are deleted after a passing run and kept after a failing one
+  -h, --help            this text
+
+RABBITMQ_URL, DATABASE_URL and MONGODB_URL are passed to the apps and used for the reconciliation.`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const FLAGS: Record<string, string> = {
+  '--rate': 'CHAOS_RATE',
+  '--threshold': 'CHAOS_THRESHOLD',
+  '--faults': 'CHAOS_FAULTS',
+  '--warmup': 'CHAOS_WARMUP_S',
+  '--outage': 'CHAOS_OUTAGE_S',
+  '--gap': 'CHAOS_GAP_S',
+  '--recover-timeout': 'CHAOS_RECOVER_TIMEOUT_S',
+  '--drain-timeout': 'CHAOS_DRAIN_TIMEOUT_S',
+  '--max-duration': 'CHAOS_MAX_DURATION_S',
+  '--base-port': 'CHAOS_BASE_PORT',
+  '--run-dir': 'CHAOS_RUN_DIR',
+};
+
+/** Command-line flags win over environment variables, which win over the defaults. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): ChaosOptions | 'help' {
+  const values: Record<string, string | undefined> = {};
+  for (const name of Object.values(FLAGS)) values[name] = env[name] === '' ? undefined : env[name];
+  let keepData = isTrue(env.CHAOS_KEEP_DATA);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-h' || arg === '--help') return 'help';
+    if (arg === '--keep-data') {
+      keepData = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const variable = FLAGS[flag];
+    if (!variable) throw new UsageError(`unknown option ${arg}`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    values[variable] = value;
+  }
+
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  return {
+    rate: number(values, 'CHAOS_RATE', 200, 1, 100_000, false),
+    threshold: number(values, 'CHAOS_THRESHOLD', 90, -1, 100, true),
+    faults: faultList(values.CHAOS_FAULTS),
+    warmupS: number(values, 'CHAOS_WARMUP_S', 15, 1, 3600, false),
+    outageS: number(values, 'CHAOS_OUTAGE_S', 10, 1, 600, false),
+    gapS: number(values, 'CHAOS_GAP_S', 12, 0, 3600, false),
+    recoverTimeoutS: number(values, 'CHAOS_RECOVER_TIMEOUT_S', 90, 5, 3600, false),
+    drainTimeoutS: number(values, 'CHAOS_DRAIN_TIMEOUT_S', 120, 10, 3600, false),
+    maxDurationS: number(values, 'CHAOS_MAX_DURATION_S', 600, 30, 24 * 3600, false),
+    basePort: number(values, 'CHAOS_BASE_PORT', 3401, 1024, 65_532, true),
+    runDir: values.CHAOS_RUN_DIR ?? join(process.cwd(), 'data', 'chaos', stamp),
+    keepData,
+    rabbitmqUrl: env.RABBITMQ_URL || 'amqp://guest:guest@127.0.0.1:5672',
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
+    mongodbUrl: env.MONGODB_URL || 'mongodb://127.0.0.1:27017/dataflow',
+  };
+}
+
+function number(
+  values: Record<string, string | undefined>,
+  variable: string,
+  fallback: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
+  const text = values[variable];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  const flag = Object.keys(FLAGS).find((key) => FLAGS[key] === variable) ?? variable;
+  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${flag} (${variable}): expected ${integer ? 'an integer' : 'a number'}, got "${text}"`);
+  }
+  if (value < min || value > max) {
+    throw new UsageError(`${flag} (${variable}): must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function faultList(text: string | undefined): FaultName[] {
+  if (text === undefined) return [...FAULT_NAMES];
+  if (text.trim() === 'none') return [];
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  for (const name of names) {
+    if (!(FAULT_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`--faults: unknown fault "${name}" (known: ${FAULT_NAMES.join(', ')})`);
+    }
+  }
+  return names as FaultName[];
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'yes'].includes(value.toLowerCase());
+}

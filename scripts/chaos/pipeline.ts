@@ -1,0 +1,351 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
+import { AppName, APP_NAMES, breakerStates, ChaosApp, metricSum, Sample } from './apps';
+import type { ChaosOptions } from './options';
+import type { GeneratorLifetime } from './reconcile';
+import { QueueProbe, RECORD_QUEUES } from './services';
+import { pause, runAborted } from './wait';
+
+const RECORDS = 'dataflow_records_total';
+
+/** Sums the increases of a counter across process restarts (a drop means the process restarted). */
+export class CounterTracker {
+  private last: number | undefined;
+  total = 0;
+
+  feed(value: number | undefined): void {
+    if (value === undefined) return;
+    if (this.last === undefined) this.total += value;
+    else if (value >= this.last) this.total += value - this.last;
+    else this.total += value; // restarted from zero
+    this.last = value;
+  }
+
+  /** The process ended: its next lifetime starts from zero. */
+  reset(): void {
+    this.last = 0;
+  }
+}
+
+/** The counters followed over the whole run, restarts included. */
+export const TRACKED = {
+  generated: { app: 'generator', stage: 'generate', outcome: 'ok' },
+  acked: { app: 'generator', stage: 'deliver', outcome: 'acked' },
+  resent: { app: 'generator', stage: 'deliver', outcome: 'resend' },
+  toQueue: { app: 'filter', stage: 'route', outcome: 'queue' },
+  toFile: { app: 'filter', stage: 'route', outcome: 'file' },
+  handoffFailed: { app: 'filter', stage: 'handoff', outcome: 'failed' },
+  pgStored: { app: 'db-writer', stage: 'store', outcome: 'stored' },
+  pgDuplicate: { app: 'db-writer', stage: 'store', outcome: 'duplicate' },
+  mongoStored: { app: 'mongo-writer', stage: 'store', outcome: 'stored' },
+  mongoDuplicate: { app: 'mongo-writer', stage: 'store', outcome: 'duplicate' },
+} as const;
+
+export type TrackedName = keyof typeof TRACKED;
+
+/** What was seen while one fault was active and until the pipeline recovered. */
+export interface FaultObservation {
+  readonly name: string;
+  readonly description: string;
+  /** Seconds since the run started. */
+  readonly startS: number;
+  /** Inject start to restore done. */
+  outageS?: number;
+  /** Restore done to records flowing end to end again. */
+  recoverS?: number;
+  /** Highest state per `app/breaker` (0 closed, 1 half-open, 2 open). */
+  readonly breakers: Map<string, number>;
+  /** Apps whose /health/ready answered non-200 (or nothing) at some point. */
+  readonly notReady: Set<AppName>;
+  /** Longest time the generator's generated counter stood still while it was running. */
+  generatorFlatMs: number;
+  generatorDown: boolean;
+  maxQueueDepth: number;
+  /** Counter increases during the window. */
+  readonly deltas: Partial<Record<TrackedName, number>>;
+  readonly errors: string[];
+}
+
+/**
+ * The running pipeline: the four apps, a sampler that scrapes their metrics twice a second for the
+ * whole run, the generator's lifetimes, and the observation of the fault in progress.
+ */
+export class Pipeline {
+  readonly apps: Record<AppName, ChaosApp>;
+  readonly lifetimes: GeneratorLifetime[] = [];
+  readonly trackers = Object.fromEntries(Object.keys(TRACKED).map((key) => [key, new CounterTracker()])) as Record<
+    TrackedName,
+    CounterTracker
+  >;
+  readonly probe: QueueProbe;
+  readonly source: string;
+  readonly runStart = Date.now();
+  readonly stateDir: string;
+  readonly outputDir: string;
+  readonly logDir: string;
+  private sampling: Promise<void> | undefined;
+  private stopSampling = false;
+  private current: FaultObservation | undefined;
+  private windowStart: Partial<Record<TrackedName, number>> = {};
+  private lastGenerated: { value: number; since: number } | undefined;
+  lastDepths: Map<string, number> | undefined;
+  lastStatusLine = 0;
+
+  constructor(
+    readonly options: ChaosOptions,
+    source: string,
+  ) {
+    this.source = source;
+    this.stateDir = join(options.runDir, 'generator-state');
+    this.outputDir = join(options.runDir, 'filtered');
+    this.logDir = join(options.runDir, 'logs');
+    this.probe = new QueueProbe(options.rabbitmqUrl);
+    const port = (offset: number): number => options.basePort + offset;
+    const common = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT_SECONDS: '20',
+      RABBITMQ_URL: options.rabbitmqUrl,
+    };
+    const app = (name: AppName, env: Record<string, string>): ChaosApp =>
+      new ChaosApp(name, port(APP_NAMES.indexOf(name)), { ...common, ...env }, join(this.logDir, `${name}.log`));
+    this.apps = {
+      generator: app('generator', {
+        GENERATOR_PORT: String(port(0)),
+        GENERATOR_ID: source,
+        GENERATOR_RATE: String(options.rate),
+        GENERATOR_STATE_DIR: this.stateDir,
+        FILTER_WS_URL: `ws://127.0.0.1:${port(1)}/ingest`,
+        GENERATOR_BREAKER_HALF_OPEN_MS: '1000',
+        GENERATOR_ACK_TIMEOUT_MS: '3000',
+        GENERATOR_RECONNECT_MAX_MS: '2000',
+      }),
+      filter: app('filter', {
+        FILTER_PORT: String(port(1)),
+        FILTER_THRESHOLD: String(options.threshold),
+        FILTER_OUTPUT_DIR: this.outputDir,
+        FILTER_BREAKER_HALF_OPEN_MS: '1000',
+        FILTER_PUBLISH_TIMEOUT_MS: '2000',
+      }),
+      'db-writer': app('db-writer', {
+        DB_WRITER_PORT: String(port(2)),
+        DATABASE_URL: options.databaseUrl,
+        DB_WRITER_BREAKER_HALF_OPEN_MS: '1000',
+        DB_WRITER_RETRY_MAX_MS: '2000',
+      }),
+      'mongo-writer': app('mongo-writer', {
+        MONGO_WRITER_PORT: String(port(3)),
+        MONGODB_URL: options.mongodbUrl,
+        MONGO_WRITER_BREAKER_HALF_OPEN_MS: '1000',
+        MONGO_WRITER_RETRY_MAX_MS: '2000',
+      }),
+    };
+  }
+
+  elapsedS(at = Date.now()): number {
+    return (at - this.runStart) / 1000;
+  }
+
+  /** Records go to the queue sinks at all with this threshold. */
+  get queueTraffic(): boolean {
+    return this.options.threshold < 100;
+  }
+
+  /** Records go to the file sink at all with this threshold. */
+  get fileTraffic(): boolean {
+    return this.options.threshold >= 0;
+  }
+
+  /** The value in the generator's seq file: the last seq reserved (0 before the first block). */
+  reservedSeq(): number {
+    try {
+      const value = Number(readFileSync(join(this.stateDir, `${this.source}.seq`), 'utf8').trim());
+      return Number.isSafeInteger(value) ? value : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Starts a generator lifetime: numbering continues after the reserved block. */
+  async startGenerator(timeoutMs: number): Promise<void> {
+    this.lifetimes.push({ firstSeq: this.reservedSeq() + 1, generated: 0, acked: 0, refused: 0, end: 'running' });
+    await this.apps.generator.start(timeoutMs);
+  }
+
+  /** Reads the generator's counters into its current lifetime (they only grow within one). */
+  sampleGenerator(samples: readonly Sample[] | undefined): void {
+    const lifetime = this.lifetimes.at(-1);
+    if (!lifetime || lifetime.end !== 'running' || !samples) return;
+    const value = (outcome: string, stage: string): number =>
+      metricSum(samples, RECORDS, { app: 'generator', stage, outcome }) ?? 0;
+    lifetime.generated = Math.max(lifetime.generated, value('ok', 'generate'));
+    lifetime.acked = Math.max(lifetime.acked, value('acked', 'deliver'));
+    lifetime.refused = Math.max(lifetime.refused, value('refused', 'deliver'));
+  }
+
+  /** SIGKILL the generator right after reading its counters; closes the lifetime. */
+  async killGenerator(): Promise<void> {
+    this.sampleGenerator(await this.apps.generator.metrics(1000));
+    await this.apps.generator.kill();
+    this.endGenerator('killed');
+  }
+
+  endGenerator(end: 'killed' | 'stopped', cleanDrain = false): void {
+    const lifetime = this.lifetimes.at(-1);
+    if (!lifetime || lifetime.end !== 'running') return;
+    lifetime.end = end;
+    lifetime.reservedUpTo = this.reservedSeq();
+    lifetime.cleanDrain = cleanDrain;
+    this.trackers.generated.reset();
+    this.trackers.acked.reset();
+    this.trackers.resent.reset();
+  }
+
+  /** Starts the background sampler (twice a second until stopSampler). */
+  startSampler(): void {
+    this.stopSampling = false;
+    this.sampling = (async () => {
+      while (!this.stopSampling) {
+        const started = Date.now();
+        try {
+          await this.sampleOnce();
+        } catch (error) {
+          this.current?.errors.push(`sampler: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        await pause(Math.max(50, 500 - (Date.now() - started)));
+      }
+    })();
+  }
+
+  async stopSampler(): Promise<void> {
+    this.stopSampling = true;
+    await this.sampling;
+  }
+
+  /** Scrapes every running app (metrics, readiness) and the queue depths once. */
+  async sampleOnce(): Promise<void> {
+    const scrape = async (app: ChaosApp): Promise<[AppName, Sample[] | undefined, number]> => {
+      if (!app.running) return [app.name, undefined, -1];
+      const [samples, ready] = await Promise.all([app.metrics(1000), app.get('/health/ready', 1000)]);
+      return [app.name, samples, ready.status];
+    };
+    const [scraped, depths] = await Promise.all([
+      Promise.all(APP_NAMES.map((name) => scrape(this.apps[name]))),
+      this.probe.depths(RECORD_QUEUES),
+    ]);
+    const now = Date.now();
+    const byApp = new Map(scraped.map(([name, samples]) => [name, samples]));
+    this.sampleGenerator(byApp.get('generator'));
+    for (const [key, labels] of Object.entries(TRACKED) as Array<[TrackedName, (typeof TRACKED)[TrackedName]]>) {
+      const samples = byApp.get(labels.app);
+      this.trackers[key].feed(metricSum(samples, RECORDS, labels));
+    }
+    if (depths) this.lastDepths = depths;
+
+    const generated = this.trackers.generated.total;
+    const generatorUp = this.apps.generator.running && byApp.get('generator') !== undefined;
+    if (!generatorUp) this.lastGenerated = undefined;
+    else if (!this.lastGenerated || this.lastGenerated.value !== generated) {
+      this.lastGenerated = { value: generated, since: now };
+    }
+
+    const observation = this.current;
+    if (observation) {
+      for (const [name, samples, ready] of scraped) {
+        for (const [breaker, state] of breakerStates(samples)) {
+          const key = `${name}/${breaker}`;
+          observation.breakers.set(key, Math.max(observation.breakers.get(key) ?? 0, state));
+        }
+        if (ready !== 200) observation.notReady.add(name);
+      }
+      if (!this.apps.generator.running) observation.generatorDown = true;
+      if (generatorUp && this.lastGenerated) {
+        observation.generatorFlatMs = Math.max(observation.generatorFlatMs, now - this.lastGenerated.since);
+      }
+      for (const depth of depths?.values() ?? []) {
+        observation.maxQueueDepth = Math.max(observation.maxQueueDepth, depth);
+      }
+    }
+    if (now - this.lastStatusLine >= 10_000) {
+      this.lastStatusLine = now;
+      this.printStatus(scraped);
+    }
+  }
+
+  private printStatus(scraped: Array<[AppName, Sample[] | undefined, number]>): void {
+    const open: string[] = [];
+    for (const [name, samples] of scraped) {
+      for (const [breaker, state] of breakerStates(samples)) {
+        if (state !== 0) open.push(`${name}/${breaker}=${state === 2 ? 'open' : 'half-open'}`);
+      }
+    }
+    const down = APP_NAMES.filter((name) => !this.apps[name].running);
+    const t = this.trackers;
+    const depth = (queue: string): string => String(this.lastDepths?.get(queue) ?? '?');
+    console.log(
+      `  [${this.elapsedS().toFixed(0).padStart(4)} s] generated ${t.generated.total}, acked ${t.acked.total}, ` +
+        `file ${t.toFile.total}, queue ${t.toQueue.total}, pg ${t.pgStored.total}, mongo ${t.mongoStored.total}; ` +
+        `depth pg ${depth(POSTGRES_QUEUE)} mongo ${depth(MONGO_QUEUE)}` +
+        (open.length > 0 ? `; breakers ${open.join(' ')}` : '') +
+        (down.length > 0 ? `; down: ${down.join(' ')}` : ''),
+    );
+  }
+
+  /** Starts observing a fault. */
+  beginObservation(name: string, description: string): FaultObservation {
+    this.current = {
+      name,
+      description,
+      startS: this.elapsedS(),
+      breakers: new Map(),
+      notReady: new Set(),
+      generatorFlatMs: 0,
+      generatorDown: false,
+      maxQueueDepth: 0,
+      deltas: {},
+      errors: [],
+    };
+    this.windowStart = Object.fromEntries(
+      (Object.keys(TRACKED) as TrackedName[]).map((key) => [key, this.trackers[key].total]),
+    );
+    return this.current;
+  }
+
+  endObservation(): void {
+    const observation = this.current;
+    if (!observation) return;
+    for (const key of Object.keys(TRACKED) as TrackedName[]) {
+      observation.deltas[key] = this.trackers[key].total - (this.windowStart[key] ?? 0);
+    }
+    this.current = undefined;
+  }
+
+  /**
+   * Records flow end to end again: the generator got new acknowledgements and, when records go to
+   * the queue, both writers stored (or dropped as duplicates) new records, all after `since`.
+   */
+  flowMarks(): Record<'acked' | 'pg' | 'mongo', number> {
+    const t = this.trackers;
+    return {
+      acked: t.acked.total,
+      pg: t.pgStored.total + t.pgDuplicate.total,
+      mongo: t.mongoStored.total + t.mongoDuplicate.total,
+    };
+  }
+
+  flowingSince(marks: Record<'acked' | 'pg' | 'mongo', number>): boolean {
+    const now = this.flowMarks();
+    const writers = !this.queueTraffic || (now.pg > marks.pg && now.mongo > marks.mongo);
+    return now.acked > marks.acked && writers;
+  }
+
+  /** Every app process still running gets SIGKILL (synchronous; for exit handlers). */
+  killAllNow(): void {
+    for (const name of APP_NAMES) this.apps[name].killNow();
+  }
+
+  aborted(): boolean {
+    return runAborted();
+  }
+}

@@ -1,0 +1,345 @@
+import { MongoClient } from 'mongodb';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataRecord, isSinkFileName, NestedDocument, nestStream, validateRecord } from '@dataflow/contracts';
+
+/**
+ * One lifetime of the generator process (start to SIGKILL, or to the final SIGTERM). Its counters
+ * start from zero; `firstSeq` is one past the block reserved in the seq file when it started.
+ */
+export interface GeneratorLifetime {
+  readonly firstSeq: number;
+  /** `dataflow_records_total{stage="generate",outcome="ok"}`, last value seen. */
+  generated: number;
+  /** `dataflow_records_total{stage="deliver",outcome="acked"}`, last value seen. */
+  acked: number;
+  /** `dataflow_records_total{stage="deliver",outcome="refused"}`, last value seen. */
+  refused: number;
+  /** How it ended. */
+  end: 'running' | 'killed' | 'stopped';
+  /** The seq file's value right after it ended: the last seq it could have used. */
+  reservedUpTo?: number;
+  /** It stopped on SIGTERM with exit 0 and did not log unacknowledged records: everything generated was settled. */
+  cleanDrain?: boolean;
+}
+
+export interface StoreContents {
+  readonly fileRecords: DataRecord[];
+  /** Lines in the sink files that are not a complete JSON record (a torn line, garbage). */
+  readonly fileBadLines: number;
+  readonly postgresRecords: DataRecord[];
+  readonly mongoDocuments: NestedDocument[];
+}
+
+export interface LifetimeResult {
+  readonly index: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly end: GeneratorLifetime['end'];
+  readonly generated: number;
+  readonly acknowledged: number;
+  readonly stored: number;
+  readonly lost: number;
+  /** Missing seqs inside the acknowledged prefix [firstSeq, firstSeq + acknowledged - 1]. */
+  readonly unexplainedGaps: number[];
+  /** Missing seqs after the acknowledged prefix up to the last seq seen generated (unacknowledged at a kill). */
+  readonly explainedGaps: number;
+  /** Seqs of the reserved block after the last one seen generated: skipped, never used (or generated after the last sample). */
+  readonly unused: number;
+}
+
+export interface Reconciliation {
+  readonly source: string;
+  readonly generated: number;
+  readonly acknowledged: number;
+  readonly maxSeq: number;
+  readonly storedDistinct: number;
+  readonly inFiles: number;
+  readonly inPostgres: number;
+  readonly inMongo: number;
+  /** Σ over lifetimes of max(0, acknowledged − distinct seqs stored in its seq range). */
+  readonly lost: number;
+  /** The brief's global form: max(0, acknowledged − distinct seqs in files ∪ PostgreSQL). */
+  readonly lostGlobal: number;
+  readonly unexplainedGaps: number[];
+  readonly duplicated: { readonly files: number[]; readonly postgres: number[]; readonly mongo: number[] };
+  readonly duplicatedTotal: number;
+  readonly misnested: number;
+  readonly misnestedExamples: string[];
+  /** Queue records in only one of PostgreSQL and MongoDB. */
+  readonly onlyInPostgres: number[];
+  readonly onlyInMongo: number[];
+  /** Records in a sink their route does not lead to. */
+  readonly misrouted: number[];
+  /** The same seq with different content in two sinks, or a record that is not valid. */
+  readonly corrupt: string[];
+  readonly fileBadLines: number;
+  readonly lifetimes: LifetimeResult[];
+}
+
+// ------------------------------------------------------------------ reading the stores
+
+/** Every line of the sink files, file by file in name order, for one source. */
+export function readFileSinkDir(dir: string, source: string): { records: DataRecord[]; badLines: number } {
+  const records: DataRecord[] = [];
+  let badLines = 0;
+  for (const name of readdirSync(dir).filter(isSinkFileName).sort()) {
+    const text = readFileSync(join(dir, name), 'utf8');
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    else if (lines.length > 0) badLines++; // a last line without its newline is torn
+    for (const line of lines) {
+      try {
+        const record = JSON.parse(line) as DataRecord;
+        if (record.source === source) records.push(record);
+      } catch {
+        badLines++;
+      }
+    }
+  }
+  return { records, badLines };
+}
+
+export async function readPostgres(url: string, source: string): Promise<DataRecord[]> {
+  const client = new Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{
+      source: string;
+      seq: string;
+      timestamp: string;
+      random_value: number;
+      hash_value: string;
+    }>('SELECT source, seq, "timestamp", random_value, hash_value FROM data_records WHERE source = $1 ORDER BY seq', [
+      source,
+    ]);
+    return rows.map((row) => ({
+      source: row.source,
+      seq: Number(row.seq),
+      timestamp: Number(row.timestamp),
+      randomValue: row.random_value,
+      hashValue: row.hash_value,
+    }));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function readMongo(url: string, source: string): Promise<NestedDocument[]> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  try {
+    const documents = await client
+      .db()
+      .collection('data_records')
+      .find({ source }, { projection: { _id: 0 } })
+      .toArray();
+    return (documents as unknown as NestedDocument[]).sort((a, b) => a.seq - b.seq);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Removes the run's rows and documents (and the mongo-writer's nesting tail of the source). */
+export async function deleteSource(postgresUrl: string, mongoUrl: string, source: string): Promise<void> {
+  const client = new Client({ connectionString: postgresUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('DELETE FROM data_records WHERE source = $1', [source]);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
+  await mongo.connect();
+  try {
+    await mongo.db().collection('data_records').deleteMany({ source });
+    await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
+  } finally {
+    await mongo.close().catch(() => undefined);
+  }
+}
+
+// ------------------------------------------------------------------ the checks (pure)
+
+function duplicateSeqs(records: readonly DataRecord[]): number[] {
+  const seen = new Set<number>();
+  const repeated = new Set<number>();
+  for (const { seq } of records) {
+    if (seen.has(seq)) repeated.add(seq);
+    seen.add(seq);
+  }
+  return [...repeated].sort((a, b) => a - b);
+}
+
+function sameContent(a: DataRecord, b: DataRecord): boolean {
+  return (
+    a.source === b.source &&
+    a.seq === b.seq &&
+    a.timestamp === b.timestamp &&
+    a.randomValue === b.randomValue &&
+    a.hashValue === b.hashValue
+  );
+}
+
+/** A document as "head:nested,nested" for comparison. */
+function signature(document: NestedDocument): string {
+  return `${document.seq}:${document.nestedRecords.map((r) => r.seq).join(',')}`;
+}
+
+/** Every record inside a list of documents, heads and nested, in document order. */
+export function flatten(documents: readonly NestedDocument[]): DataRecord[] {
+  return documents.flatMap(({ nestedRecords, ...head }) => {
+    const { source, seq, timestamp, randomValue, hashValue } = head as DataRecord & { _id?: unknown };
+    return [{ source, seq, timestamp, randomValue, hashValue }, ...(nestedRecords ?? [])];
+  });
+}
+
+export function reconcile(
+  source: string,
+  threshold: number,
+  lifetimes: readonly GeneratorLifetime[],
+  stores: StoreContents,
+): Reconciliation {
+  const { fileRecords, postgresRecords, mongoDocuments } = stores;
+  const mongoRecords = flatten(mongoDocuments);
+
+  const corrupt: string[] = [];
+  const bySeq = new Map<number, DataRecord>();
+  const check = (sink: string, record: DataRecord): void => {
+    const validation = validateRecord(record);
+    if (!validation.ok) {
+      corrupt.push(`${sink} seq ${String(record.seq)}: ${validation.message}`);
+      return;
+    }
+    const known = bySeq.get(record.seq);
+    if (known && !sameContent(known, validation.record)) {
+      corrupt.push(`${sink} seq ${record.seq}: differs from the same seq in another sink`);
+    }
+    if (!known) bySeq.set(record.seq, validation.record);
+  };
+  for (const record of fileRecords) check('file', record);
+  for (const record of postgresRecords) check('postgres', record);
+  for (const record of mongoRecords) check('mongo', record);
+
+  const fileSeqs = new Set(fileRecords.map((r) => r.seq));
+  const postgresSeqs = new Set(postgresRecords.map((r) => r.seq));
+  const mongoSeqs = new Set(mongoRecords.map((r) => r.seq));
+
+  // Routing: the file sink holds exactly the records at or below the threshold, the queue sinks the rest.
+  const misrouted = new Set<number>();
+  for (const r of fileRecords) if (r.randomValue > threshold) misrouted.add(r.seq);
+  for (const r of postgresRecords) if (r.randomValue <= threshold) misrouted.add(r.seq);
+  for (const r of mongoRecords) if (r.randomValue <= threshold) misrouted.add(r.seq);
+  const onlyInPostgres = [...postgresSeqs].filter((seq) => !mongoSeqs.has(seq)).sort((a, b) => a - b);
+  const onlyInMongo = [...mongoSeqs].filter((seq) => !postgresSeqs.has(seq)).sort((a, b) => a - b);
+
+  // Stored somewhere: the file sink or a queue sink (a record missing from one queue sink only
+  // shows up in onlyInPostgres / onlyInMongo).
+  const stored = new Set<number>([...fileSeqs, ...postgresSeqs, ...mongoSeqs]);
+  const maxSeq = Math.max(0, ...stored);
+
+  // Per generator lifetime: acknowledged records are a prefix of its seq range (the filter hands
+  // on and acknowledges a source's records in seq order), so every seq in that prefix must be
+  // stored; what is missing after it was unacknowledged at a kill, or never used.
+  const results: LifetimeResult[] = [];
+  const unexplainedGaps: number[] = [];
+  let lost = 0;
+  lifetimes.forEach((lifetime, index) => {
+    const next = lifetimes[index + 1];
+    const acknowledged =
+      lifetime.cleanDrain === true ? Math.max(lifetime.acked, lifetime.generated - lifetime.refused) : lifetime.acked;
+    const lastUsed = lifetime.firstSeq + lifetime.generated - 1;
+    const lastSeq = Math.max(
+      next ? next.firstSeq - 1 : (lifetime.reservedUpTo ?? lastUsed),
+      lastUsed,
+      lifetime.firstSeq - 1,
+    );
+    let storedHere = 0;
+    for (const seq of stored) if (seq >= lifetime.firstSeq && seq <= lastSeq) storedHere++;
+    const gaps: number[] = [];
+    let explainedGaps = 0;
+    const prefixEnd = lifetime.firstSeq + acknowledged + lifetime.refused - 1;
+    for (let seq = lifetime.firstSeq; seq <= Math.min(lastSeq, Math.max(prefixEnd, lastUsed)); seq++) {
+      if (stored.has(seq)) continue;
+      if (seq <= prefixEnd) gaps.push(seq);
+      else explainedGaps++;
+    }
+    const lostHere = Math.max(0, acknowledged - storedHere);
+    lost += lostHere;
+    unexplainedGaps.push(...gaps);
+    results.push({
+      index: index + 1,
+      firstSeq: lifetime.firstSeq,
+      lastSeq,
+      end: lifetime.end,
+      generated: lifetime.generated,
+      acknowledged,
+      stored: storedHere,
+      lost: lostHere,
+      unexplainedGaps: gaps,
+      explainedGaps,
+      unused: Math.max(0, lastSeq - Math.max(prefixEnd, lastUsed)),
+    });
+  });
+  const acknowledged = results.reduce((sum, r) => sum + r.acknowledged, 0);
+  const lostGlobal = Math.max(0, acknowledged - new Set([...fileSeqs, ...postgresSeqs]).size);
+
+  // Nesting: the stored documents must equal the rule applied to the ordered stream of the
+  // records stored in MongoDB.
+  const mongoStream = [...new Map(mongoRecords.map((r) => [r.seq, r])).values()].sort((a, b) => a.seq - b.seq);
+  const expected = new Map<string, number>();
+  for (const document of nestStream(mongoStream)) {
+    const key = signature(document);
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  }
+  const unexpected: string[] = [];
+  for (const document of mongoDocuments) {
+    const key = signature(document);
+    const count = expected.get(key) ?? 0;
+    if (count > 0) expected.set(key, count - 1);
+    else unexpected.push(key);
+  }
+  const missingDocuments = [...expected.entries()].flatMap(([key, count]) => Array<string>(count).fill(key));
+  const misnestedExamples = [
+    ...unexpected.slice(0, 5).map((key) => `stored but not expected [${key}]`),
+    ...missingDocuments.slice(0, 5).map((key) => `expected but not stored [${key}]`),
+  ];
+
+  const duplicated = {
+    files: duplicateSeqs(fileRecords),
+    postgres: duplicateSeqs(postgresRecords),
+    mongo: duplicateSeqs(mongoRecords),
+  };
+  const duplicatedTotal =
+    fileRecords.length -
+    fileSeqs.size +
+    (postgresRecords.length - postgresSeqs.size) +
+    (mongoRecords.length - mongoSeqs.size);
+
+  return {
+    source,
+    generated: lifetimes.reduce((sum, l) => sum + l.generated, 0),
+    acknowledged,
+    maxSeq,
+    storedDistinct: stored.size,
+    inFiles: fileSeqs.size,
+    inPostgres: postgresSeqs.size,
+    inMongo: mongoSeqs.size,
+    lost,
+    lostGlobal,
+    unexplainedGaps,
+    duplicated,
+    duplicatedTotal,
+    misnested: unexpected.length + missingDocuments.length,
+    misnestedExamples,
+    onlyInPostgres,
+    onlyInMongo,
+    misrouted: [...misrouted].sort((a, b) => a - b),
+    corrupt,
+    fileBadLines: stores.fileBadLines,
+    lifetimes: results,
+  };
+}

@@ -1,0 +1,70 @@
+/** Raised by every wait once the run was aborted (SIGINT, SIGTERM, or the run's maximum duration). */
+export class AbortedError extends Error {
+  override readonly name = 'AbortedError';
+}
+
+const controller = new AbortController();
+
+/** Aborts every current and future wait of this run. */
+export function abortRun(reason: string): void {
+  if (!controller.signal.aborted) controller.abort(new AbortedError(reason));
+}
+
+export function runAborted(): boolean {
+  return controller.signal.aborted;
+}
+
+export function throwIfAborted(): void {
+  if (controller.signal.aborted) throw controller.signal.reason as Error;
+}
+
+/** Sleeps `ms`, or rejects with AbortedError as soon as the run is aborted. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (controller.signal.aborted) return reject(controller.signal.reason as Error);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(controller.signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      controller.signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Sleeps `ms` even while the run is aborted (for the clean-up path). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface WaitOptions {
+  /** Returns a reason to stop waiting at once (e.g. the process died). */
+  readonly giveUp?: () => string | undefined;
+  readonly intervalMs?: number;
+  /** false: keeps waiting after the run was aborted (for restores on the clean-up path). */
+  readonly abortable?: boolean;
+}
+
+/**
+ * Polls `condition` until it holds. Throws after `timeoutMs`, when `giveUp` returns a reason, or
+ * (unless `abortable` is false) when the run is aborted.
+ */
+export async function waitUntil(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  options: WaitOptions = {},
+): Promise<void> {
+  const { giveUp, intervalMs = 200, abortable = true } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (abortable) throwIfAborted();
+    if (await condition()) return;
+    const reason = giveUp?.();
+    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await (abortable ? sleep(intervalMs) : pause(intervalMs));
+  }
+}
