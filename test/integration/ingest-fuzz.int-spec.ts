@@ -70,9 +70,9 @@ const hostileCase: fc.Arbitrary<Case> = fc.oneof(
     } catch {
       parses = false;
     }
-    return { payload: text, allowed: parses ? ['INVALID_ENVELOPE'] : ['INVALID_JSON'] } as Case;
+    return { payload: text, allowed: parses ? ['INVALID_ENVELOPE'] : ['INVALID_JSON'] };
   }),
-  fc.jsonValue().map((value) => ({ payload: JSON.stringify(value), allowed: ['INVALID_ENVELOPE'] }) as Case),
+  fc.jsonValue().map((value) => ({ payload: JSON.stringify(value), allowed: ['INVALID_ENVELOPE'] })),
   // Envelopes that are wrong in one way.
   fc.constantFrom<Case>(
     { payload: JSON.stringify({ event: 'records', data: [] }), allowed: ['INVALID_ENVELOPE'] },
