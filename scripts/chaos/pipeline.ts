@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
@@ -102,6 +103,8 @@ export class Pipeline {
     this.logDir = join(options.runDir, 'logs');
     this.probe = new QueueProbe(options.rabbitmqUrl);
     const port = (offset: number): number => options.basePort + offset;
+    // A token per run: the filter requires one when NODE_ENV=production.
+    const token = randomBytes(16).toString('hex');
     const common = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
@@ -117,6 +120,7 @@ export class Pipeline {
         GENERATOR_RATE: String(options.rate),
         GENERATOR_STATE_DIR: this.stateDir,
         FILTER_WS_URL: `ws://127.0.0.1:${port(1)}/ingest`,
+        INGEST_TOKEN: token,
         GENERATOR_BREAKER_HALF_OPEN_MS: '1000',
         GENERATOR_ACK_TIMEOUT_MS: '3000',
         GENERATOR_RECONNECT_MAX_MS: '2000',
@@ -125,6 +129,7 @@ export class Pipeline {
         FILTER_PORT: String(port(1)),
         FILTER_THRESHOLD: String(options.threshold),
         FILTER_OUTPUT_DIR: this.outputDir,
+        INGEST_TOKEN: token,
         FILTER_BREAKER_HALF_OPEN_MS: '1000',
         FILTER_PUBLISH_TIMEOUT_MS: '2000',
       }),

@@ -63,7 +63,7 @@ const recordMutation: fc.Arbitrary<[Record<string, unknown>, IngestErrorCode]> =
 
 const hostileCase: fc.Arbitrary<Case> = fc.oneof(
   // Text that is not JSON at all, or JSON that is not an envelope.
-  fc.string({ minLength: 1, maxLength: 200 }).map((text) => {
+  fc.string({ minLength: 1, maxLength: 200 }).map((text): Case => {
     let parses = true;
     try {
       JSON.parse(text);
@@ -72,7 +72,7 @@ const hostileCase: fc.Arbitrary<Case> = fc.oneof(
     }
     return { payload: text, allowed: parses ? ['INVALID_ENVELOPE'] : ['INVALID_JSON'] };
   }),
-  fc.jsonValue().map((value) => ({ payload: JSON.stringify(value), allowed: ['INVALID_ENVELOPE'] })),
+  fc.jsonValue().map((value): Case => ({ payload: JSON.stringify(value), allowed: ['INVALID_ENVELOPE'] })),
   // Envelopes that are wrong in one way.
   fc.constantFrom<Case>(
     { payload: JSON.stringify({ event: 'records', data: [] }), allowed: ['INVALID_ENVELOPE'] },
@@ -86,7 +86,7 @@ const hostileCase: fc.Arbitrary<Case> = fc.oneof(
     },
   ),
   // A valid envelope holding one broken record.
-  recordMutation.map(([record, code]) => ({
+  recordMutation.map(([record, code]): Case => ({
     payload: JSON.stringify({ event: 'records', data: [record] }),
     allowed: [code],
   })),

@@ -7,6 +7,7 @@ import { DataflowMetrics } from './dataflow-metrics';
 import { LoggingInterceptor } from './logging.interceptor';
 import { metricProviders } from './metrics.providers';
 import { APP_NAME } from './observability.tokens';
+import { redactText } from './redact';
 
 export interface ObservabilityOptions {
   /** The app's name: the `app` label of every metric and the `app` field of every log line. */
@@ -34,6 +35,17 @@ export class ObservabilityModule {
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
               redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
               formatters: { level: (label: string) => ({ level: label }) },
+              // Drivers put connection strings into their messages; no password reaches a log line.
+              hooks: {
+                logMethod(args, method) {
+                  method.apply(
+                    this,
+                    args.map((arg: unknown) => (typeof arg === 'string' ? redactText(arg) : arg)) as Parameters<
+                      typeof method
+                    >,
+                  );
+                },
+              },
             },
           }),
         }),
