@@ -88,6 +88,8 @@ export class Pipeline {
   private sampling: Promise<void> | undefined;
   private stopSampling = false;
   private current: FaultObservation | undefined;
+  private currentStartedAt = 0;
+  private samples = 0;
   private windowStart: Partial<Record<TrackedName, number>> = {};
   private lastGenerated: { value: number; since: number } | undefined;
   lastDepths: Map<string, number> | undefined;
@@ -230,9 +232,14 @@ export class Pipeline {
 
   /** Scrapes every running app (metrics, readiness) and the queue depths once. */
   async sampleOnce(): Promise<void> {
+    // Readiness once a second only: each failed check is logged by the app at error level.
+    const checkReadiness = this.samples++ % 2 === 0;
     const scrape = async (app: ChaosApp): Promise<[AppName, Sample[] | undefined, number]> => {
       if (!app.running) return [app.name, undefined, -1];
-      const [samples, ready] = await Promise.all([app.metrics(1000), app.get('/health/ready', 1000)]);
+      const [samples, ready] = await Promise.all([
+        app.metrics(1000),
+        checkReadiness ? app.get('/health/ready', 1000) : Promise.resolve({ status: 200 }),
+      ]);
       return [app.name, samples, ready.status];
     };
     const [scraped, depths] = await Promise.all([
@@ -266,7 +273,9 @@ export class Pipeline {
       }
       if (!this.apps.generator.running) observation.generatorDown = true;
       if (generatorUp && this.lastGenerated) {
-        observation.generatorFlatMs = Math.max(observation.generatorFlatMs, now - this.lastGenerated.since);
+        // Only the part of a standstill inside this fault's window counts.
+        const flatSince = Math.max(this.lastGenerated.since, this.currentStartedAt);
+        observation.generatorFlatMs = Math.max(observation.generatorFlatMs, now - flatSince);
       }
       for (const depth of depths?.values() ?? []) {
         observation.maxQueueDepth = Math.max(observation.maxQueueDepth, depth);
@@ -299,6 +308,7 @@ export class Pipeline {
 
   /** Starts observing a fault. */
   beginObservation(name: string, description: string): FaultObservation {
+    this.currentStartedAt = Date.now();
     this.current = {
       name,
       description,

@@ -40,8 +40,8 @@ export function faultTable(observations: readonly FaultObservation[]): string {
     const dropped = (d.pgDuplicate ?? 0) + (d.mongoDuplicate ?? 0);
     if (dropped > 0) notes.push(`writer dups dropped ${dropped}`);
     if (o.notReady.size > 0) notes.push(`not ready: ${[...o.notReady].join(',')}`);
-    if (o.recoverS === undefined && o.errors.length === 0) notes.push('NOT RECOVERED');
-    notes.push(...o.errors.map((e) => `ERROR ${e}`));
+    if (o.recoverS === undefined) notes.push('NOT RECOVERED');
+    if (o.errors.length > 0) notes.push('errors: see below');
     return [
       String(i + 1),
       o.name,
@@ -54,19 +54,10 @@ export function faultTable(observations: readonly FaultObservation[]): string {
       notes.join('; '),
     ];
   });
-  return table(
-    [
-      '#',
-      'fault',
-      'start',
-      'outage',
-      'recovered',
-      'breakers seen (worst state)',
-      'generator paused',
-      'max depth',
-      'notes',
-    ],
-    rows,
+  const header = ['#', 'fault', 'start', 'outage', 'recovered', 'breakers seen (worst state)', 'generator paused'];
+  const errors = observations.flatMap((o, i) => o.errors.map((e) => `  fault ${i + 1} (${o.name}): ${e}`));
+  return [table([...header, 'max depth', 'notes'], rows), ...(errors.length > 0 ? ['errors:', ...errors] : [])].join(
+    '\n',
   );
 }
 

@@ -5,3 +5,5 @@ export * from './records-rmq.server';
 export * from './records-message.codec';
 export * from './delivery-batcher';
 export * from './record-writer';
+export * from './acknowledge.interceptor';
+export * from './records-handler.decorator';

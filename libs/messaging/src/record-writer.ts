@@ -1,10 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { CircuitState } from 'cockatiel';
 import type { DataRecord } from '@dataflow/contracts';
 import type { DataflowMetrics } from '@dataflow/observability';
 import type { NamedPolicy } from '@dataflow/resilience';
 import { DeliveryBatcher } from './delivery-batcher';
-import type { RecordsDelivery, RecordsRmqServer } from './records-rmq.server';
+import type { RecordsRmqServer } from './records-rmq.server';
 
 /** What a store did with a batch: inserted rows/documents, and records it already had. */
 export interface StoreOutcome {
@@ -28,14 +27,14 @@ export interface RecordWriterOptions {
 }
 
 /**
- * A writer's consuming side, shared by db-writer and mongo-writer: batches deliveries, stores them
- * under the sink's policy (transient failures retried with backoff, the breaker counting them),
- * acknowledges after commit, dead-letters what can never be stored, and stops taking messages
- * while the breaker is open (the consumer is cancelled, so another replica or the standby can take
- * over) until it closes again.
+ * A writer's storing side, shared by db-writer and mongo-writer: batches the records of many
+ * messages, stores them under the sink's policy (transient failures retried with backoff, the
+ * breaker counting them), and settles each message's promise when its batch committed. While the
+ * breaker is open the consumer is cancelled, so no new messages are taken (another replica or the
+ * standby can take over), until it closes again. Acknowledging is the handler decorator's job
+ * (see `@RecordsHandler`).
  */
 export class RecordWriter {
-  private readonly logger: Logger;
   private readonly batcher: DeliveryBatcher;
 
   constructor(
@@ -45,15 +44,11 @@ export class RecordWriter {
     private readonly metrics: DataflowMetrics,
     private readonly options: RecordWriterOptions,
   ) {
-    this.logger = new Logger(`${target.sink}-writer`);
     this.batcher = new DeliveryBatcher({
       batchSize: options.batchSize,
       batchMs: options.batchMs,
-      store: (records) => this.store(records),
-      protect: (work) => this.policy.execute(() => work()),
+      store: (records) => this.policy.execute(() => this.store(records)),
       isPermanent: (error) => this.target.isPermanent(error),
-      deadLetter: (delivery, reason) => this.deadLetter(delivery, reason),
-      logger: this.logger,
     });
     this.policy.breaker?.onStateChange((state) => {
       if (state === CircuitState.Open) void this.server.pause();
@@ -61,8 +56,9 @@ export class RecordWriter {
     });
   }
 
-  accept(delivery: RecordsDelivery): void {
-    this.batcher.add(delivery);
+  /** Resolves when `records` are committed; rejects with PermanentStoreError if they never can be. */
+  write(records: DataRecord[]): Promise<void> {
+    return this.batcher.add(records);
   }
 
   /** Stops intake and finishes the batch in hand; anything unfinished is redelivered later. */
@@ -81,10 +77,5 @@ export class RecordWriter {
       this.target.sink,
       records.map((r) => r.timestamp),
     );
-  }
-
-  private async deadLetter(delivery: RecordsDelivery, reason: string): Promise<void> {
-    await this.server.deadLetter(delivery.message, delivery.channel, reason, 'store_refused');
-    this.metrics.recordsProcessed('store', 'dead_lettered', delivery.records.length);
   }
 }

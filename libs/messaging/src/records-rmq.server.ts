@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import { RmqContext, ServerRMQ } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
-  DataRecord,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,
@@ -145,21 +144,4 @@ export class RecordsRmqServer extends ServerRMQ {
     );
     this.consumerTag = consumerTag;
   }
-}
-
-/** The records of a delivery and the means to settle it, as a writer's handler sees them. */
-export interface RecordsDelivery {
-  readonly records: DataRecord[];
-  readonly message: ConsumeMessage;
-  readonly channel: ConfirmChannel;
-}
-
-/** `context` is what `@Ctx()` gives an RMQ handler (Nest types extra handler arguments as unknown). */
-export function recordsDelivery(records: DataRecord[], context: unknown): RecordsDelivery {
-  if (!(context instanceof RmqContext)) throw new Error('records handler called outside the RMQ transport');
-  return {
-    records,
-    message: context.getMessage() as ConsumeMessage,
-    channel: context.getChannelRef() as ConfirmChannel,
-  };
 }

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { RecordsDelivery, RecordsRmqServer, RecordWriter } from '@dataflow/messaging';
+import type { DataRecord } from '@dataflow/contracts';
+import { RecordsRmqServer, RecordWriter } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import type { DbWriterConfig } from '../config/db-writer.config';
@@ -26,8 +27,9 @@ export class PostgresWriter implements BeforeApplicationShutdown {
     });
   }
 
-  accept(delivery: RecordsDelivery): void {
-    this.writer.accept(delivery);
+  /** Resolves when the records are committed (see RecordWriter). */
+  write(records: DataRecord[]): Promise<void> {
+    return this.writer.write(records);
   }
 
   beforeApplicationShutdown(): Promise<void> {

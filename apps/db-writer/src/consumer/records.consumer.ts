@@ -1,16 +1,16 @@
 import { Controller } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { DataRecord, RECORDS_PATTERN } from '@dataflow/contracts';
-import { recordsDelivery } from '@dataflow/messaging';
+import { Payload } from '@nestjs/microservices';
+import type { DataRecord } from '@dataflow/contracts';
+import { RecordsHandler } from '@dataflow/messaging';
 import { PostgresWriter } from './postgres-writer.service';
 
-/** Messages of `dataflow.records.postgres`, already decoded and validated by the transport. */
+/** Record messages of this writer's queue, decoded and validated by the transport. */
 @Controller()
 export class RecordsConsumer {
   constructor(private readonly writer: PostgresWriter) {}
 
-  @EventPattern(RECORDS_PATTERN)
-  onRecords(@Payload() records: DataRecord[], @Ctx() context: unknown): void {
-    this.writer.accept(recordsDelivery(records, context));
+  @RecordsHandler()
+  onRecords(@Payload() records: DataRecord[]): Promise<void> {
+    return this.writer.write(records);
   }
 }

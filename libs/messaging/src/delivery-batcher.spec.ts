@@ -1,0 +1,108 @@
+import { jest } from '@jest/globals';
+import type { DataRecord } from '@dataflow/contracts';
+import { DeliveryBatcher, PermanentStoreError } from './delivery-batcher';
+
+const record = (seq: number): DataRecord => ({ source: 's', seq, timestamp: seq, randomValue: 1, hashValue: '00' });
+const records = (...seqs: number[]): DataRecord[] => seqs.map(record);
+
+class Refused extends Error {}
+
+describe('DeliveryBatcher', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('writes a full batch at once, in one call, and settles every message of it', async () => {
+    const calls: number[][] = [];
+    const batcher = new DeliveryBatcher({
+      batchSize: 4,
+      batchMs: 10_000,
+      store: (rs) => {
+        calls.push(rs.map((r) => r.seq));
+        return Promise.resolve();
+      },
+      isPermanent: () => false,
+    });
+    await Promise.all([batcher.add(records(1, 2)), batcher.add(records(3, 4))]);
+    expect(calls).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it('writes a partly filled batch after batchMs', async () => {
+    jest.useFakeTimers();
+    const calls: number[][] = [];
+    const batcher = new DeliveryBatcher({
+      batchSize: 100,
+      batchMs: 50,
+      store: (rs) => {
+        calls.push(rs.map((r) => r.seq));
+        return Promise.resolve();
+      },
+      isPermanent: () => false,
+    });
+    const done = batcher.add(records(7));
+    await jest.advanceTimersByTimeAsync(49);
+    expect(calls).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    await done;
+    expect(calls).toEqual([[7]]);
+  });
+
+  it('splits a permanently refused batch so only the refused message fails', async () => {
+    const batcher = new DeliveryBatcher({
+      batchSize: 6,
+      batchMs: 10_000,
+      store: (rs) => (rs.some((r) => r.seq === 4) ? Promise.reject(new Refused('bad row')) : Promise.resolve()),
+      isPermanent: (error) => error instanceof Refused,
+    });
+    const outcomes = await Promise.allSettled([
+      batcher.add(records(1, 2)),
+      batcher.add(records(3, 4)),
+      batcher.add(records(5, 6)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const rejected = outcomes[1] as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(PermanentStoreError);
+    expect((rejected.reason as Error).message).toBe('bad row');
+  });
+
+  it('fails every message of the batch on a transient error (they stay unacknowledged)', async () => {
+    const batcher = new DeliveryBatcher({
+      batchSize: 2,
+      batchMs: 10_000,
+      store: () => Promise.reject(new Error('connection lost')),
+      isPermanent: () => false,
+    });
+    const outcomes = await Promise.allSettled([batcher.add(records(1)), batcher.add(records(2))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(outcomes.some((o) => o.status === 'rejected' && o.reason instanceof PermanentStoreError)).toBe(false);
+  });
+
+  it('serialises writes: a batch starts only after the previous one settled', async () => {
+    const events: string[] = [];
+    let release: () => void = () => undefined;
+    const batcher = new DeliveryBatcher({
+      batchSize: 1,
+      batchMs: 10_000,
+      store: (rs) => {
+        const seq = rs[0]?.seq;
+        events.push(`start ${seq}`);
+        if (seq === 1) {
+          return new Promise<void>((resolve) => {
+            release = () => {
+              events.push('end 1');
+              resolve();
+            };
+          });
+        }
+        events.push(`end ${seq}`);
+        return Promise.resolve();
+      },
+      isPermanent: () => false,
+    });
+    const first = batcher.add(records(1));
+    const second = batcher.add(records(2));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(events).toEqual(['start 1']);
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['start 1', 'end 1', 'start 2', 'end 2']);
+  });
+});
