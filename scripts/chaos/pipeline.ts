@@ -10,6 +10,9 @@ import { pause, runAborted } from './wait';
 
 const RECORDS = 'dataflow_records_total';
 
+const FLAT_KEYS = ['generator', 'pg', 'mongo'] as const;
+type FlatKey = (typeof FLAT_KEYS)[number];
+
 /** Sums the increases of a counter across process restarts (a drop means the process restarted). */
 export class CounterTracker {
   private last: number | undefined;
@@ -60,7 +63,8 @@ export interface FaultObservation {
   /** Apps whose /health/ready answered non-200 (or nothing) at some point. */
   readonly notReady: Set<AppName>;
   /** Longest time the generator's generated counter stood still while it was running. */
-  generatorFlatMs: number;
+  /** Longest standstill inside the window of: the generator's generated counter (while it ran), each writer's stored+duplicate counter. */
+  readonly flatMs: Record<FlatKey, number>;
   generatorDown: boolean;
   maxQueueDepth: number;
   /** Counter increases during the window. */
@@ -91,7 +95,7 @@ export class Pipeline {
   private currentStartedAt = 0;
   private samples = 0;
   private windowStart: Partial<Record<TrackedName, number>> = {};
-  private lastGenerated: { value: number; since: number } | undefined;
+  private readonly lastChange = new Map<FlatKey, { value: number; since: number }>();
   lastDepths: Map<string, number> | undefined;
   lastStatusLine = 0;
 
@@ -255,11 +259,18 @@ export class Pipeline {
     }
     if (depths) this.lastDepths = depths;
 
-    const generated = this.trackers.generated.total;
     const generatorUp = this.apps.generator.running && byApp.get('generator') !== undefined;
-    if (!generatorUp) this.lastGenerated = undefined;
-    else if (!this.lastGenerated || this.lastGenerated.value !== generated) {
-      this.lastGenerated = { value: generated, since: now };
+    const marks = this.flowMarks();
+    const values: Record<FlatKey, number | undefined> = {
+      generator: generatorUp ? this.trackers.generated.total : undefined,
+      pg: marks.pg,
+      mongo: marks.mongo,
+    };
+    for (const key of FLAT_KEYS) {
+      const value = values[key];
+      const last = this.lastChange.get(key);
+      if (value === undefined) this.lastChange.delete(key);
+      else if (!last || last.value !== value) this.lastChange.set(key, { value, since: now });
     }
 
     const observation = this.current;
@@ -272,10 +283,12 @@ export class Pipeline {
         if (ready !== 200) observation.notReady.add(name);
       }
       if (!this.apps.generator.running) observation.generatorDown = true;
-      if (generatorUp && this.lastGenerated) {
+      for (const key of FLAT_KEYS) {
+        const last = this.lastChange.get(key);
+        if (!last) continue;
         // Only the part of a standstill inside this fault's window counts.
-        const flatSince = Math.max(this.lastGenerated.since, this.currentStartedAt);
-        observation.generatorFlatMs = Math.max(observation.generatorFlatMs, now - flatSince);
+        const flatFor = now - Math.max(last.since, this.currentStartedAt);
+        observation.flatMs[key] = Math.max(observation.flatMs[key], flatFor);
       }
       for (const depth of depths?.values() ?? []) {
         observation.maxQueueDepth = Math.max(observation.maxQueueDepth, depth);
@@ -315,7 +328,7 @@ export class Pipeline {
       startS: this.elapsedS(),
       breakers: new Map(),
       notReady: new Set(),
-      generatorFlatMs: 0,
+      flatMs: { generator: 0, pg: 0, mongo: 0 },
       generatorDown: false,
       maxQueueDepth: 0,
       deltas: {},

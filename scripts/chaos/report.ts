@@ -26,7 +26,7 @@ function breakers(observation: FaultObservation): string {
 }
 
 function paused(observation: FaultObservation): string {
-  const flat = observation.generatorFlatMs / 1000;
+  const flat = observation.flatMs.generator / 1000;
   const text = flat >= 2 ? `yes (${flat.toFixed(1)} s)` : 'no';
   return observation.generatorDown ? `down; ${text}` : text;
 }
@@ -50,15 +50,17 @@ export function faultTable(observations: readonly FaultObservation[]): string {
       seconds(o.recoverS),
       breakers(o),
       paused(o),
+      `${(o.flatMs.pg / 1000).toFixed(1)} / ${(o.flatMs.mongo / 1000).toFixed(1)} s`,
       String(o.maxQueueDepth),
       notes.join('; '),
     ];
   });
   const header = ['#', 'fault', 'start', 'outage', 'recovered', 'breakers seen (worst state)', 'generator paused'];
   const errors = observations.flatMap((o, i) => o.errors.map((e) => `  fault ${i + 1} (${o.name}): ${e}`));
-  return [table([...header, 'max depth', 'notes'], rows), ...(errors.length > 0 ? ['errors:', ...errors] : [])].join(
-    '\n',
-  );
+  return [
+    table([...header, 'writers idle pg/mongo', 'max ready', 'notes'], rows),
+    ...(errors.length > 0 ? ['errors:', ...errors] : []),
+  ].join('\n');
 }
 
 function list(values: readonly number[], max = 20): string {

@@ -47,7 +47,8 @@ export class RecordWriter {
     this.batcher = new DeliveryBatcher({
       batchSize: options.batchSize,
       batchMs: options.batchMs,
-      store: (records) => this.policy.execute(() => this.store(records)),
+      // The store method carries its policy (`@Resilient`): transient failures are retried there.
+      store: (records) => this.store(records),
       isPermanent: (error) => this.target.isPermanent(error),
     });
     this.policy.breaker?.onStateChange((state) => {

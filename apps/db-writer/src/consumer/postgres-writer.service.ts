@@ -4,10 +4,9 @@ import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqServer, RecordWriter } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
+import { POSTGRES_POLICY } from '../storage/postgres.policy';
 import type { DbWriterConfig } from '../config/db-writer.config';
 import { PostgresRecordStore } from '../storage/postgres-record.store';
-
-export const POSTGRES_POLICY = 'postgres';
 
 @Injectable()
 export class PostgresWriter implements BeforeApplicationShutdown {

@@ -3,6 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataRecord } from '@dataflow/contracts';
 import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import { Resilient } from '@dataflow/resilience';
+import { POSTGRES_POLICY } from './postgres.policy';
 import { DataRecordEntity } from './data-record.entity';
 import { isPermanentPgError } from './pg-errors';
 
@@ -13,6 +15,8 @@ export class PostgresRecordStore implements RecordStore {
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
+  @Resilient(POSTGRES_POLICY)
   async store(records: DataRecord[]): Promise<StoreOutcome> {
     const rows = uniqueById(records);
     const result = await this.dataSource

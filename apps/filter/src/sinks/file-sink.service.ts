@@ -5,7 +5,7 @@ import { mkdir, open, FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataRecord, hourFileName } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
-import { NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
+import { NamedPolicy, PolicyRegistry, Resilient } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
 import { recoverFileSink } from './file-sink.recovery';
@@ -151,7 +151,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     if (batch.waiters.length === 0) return;
     const stopTimer = this.metrics.startSinkWrite('file');
     try {
-      await this.policy.execute(() => this.writeChunks(batch.chunks));
+      await this.writeChunks(batch.chunks);
     } catch (error) {
       stopTimer();
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -165,6 +165,8 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     await this.saveCheckpoint();
   }
 
+  /** All or nothing across files; the breaker counts failures and fails fast while open. */
+  @Resilient(FILESYSTEM_POLICY)
   private async writeChunks(chunks: Map<string, string[]>): Promise<void> {
     const written: Array<[SinkFile, FileHandle, number]> = [];
     try {

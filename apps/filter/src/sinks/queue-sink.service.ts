@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
-import { NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
+import { Resilient } from '@dataflow/resilience';
 
 export const RABBITMQ_POLICY = 'rabbitmq';
 
@@ -16,15 +16,11 @@ export const RABBITMQ_POLICY = 'rabbitmq';
 export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QueueSink.name);
   private readonly handedOn = new Map<string, number>();
-  private readonly policy: NamedPolicy;
 
   constructor(
     private readonly client: RecordsRmqClient,
-    registry: PolicyRegistry,
     private readonly metrics: DataflowMetrics,
-  ) {
-    this.policy = registry.get(RABBITMQ_POLICY);
-  }
+  ) {}
 
   onApplicationBootstrap(): void {
     // Connect (and declare the topology) now rather than on the first record; failures are retried
@@ -49,10 +45,16 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
     if (!last) return;
     const stopTimer = this.metrics.startSinkWrite('rabbitmq');
     try {
-      await this.policy.execute(() => this.client.publishRecords(records));
+      await this.confirmedPublish(records);
     } finally {
       stopTimer();
     }
     this.handedOn.set(source, Math.max(last.seq, this.lastHandedOn(source)));
+  }
+
+  /** One message, confirmed by the broker; the breaker counts failures and fails fast while open. */
+  @Resilient(RABBITMQ_POLICY)
+  private confirmedPublish(records: readonly DataRecord[]): Promise<void> {
+    return this.client.publishRecords(records);
   }
 }

@@ -4,10 +4,9 @@ import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqServer, RecordWriter } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
+import { MONGODB_POLICY } from '../storage/mongodb.policy';
 import type { MongoWriterConfig } from '../config/mongo-writer.config';
 import { MongoRecordStore } from '../storage/mongo-record.store';
-
-export const MONGODB_POLICY = 'mongodb';
 
 @Injectable()
 export class MongoWriter implements BeforeApplicationShutdown {

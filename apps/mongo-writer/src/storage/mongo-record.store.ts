@@ -3,6 +3,8 @@ import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model, mongo } from 'mongoose';
 import { DataRecord, NestingTail, planNesting } from '@dataflow/contracts';
 import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import { Resilient } from '@dataflow/resilience';
+import { MONGODB_POLICY } from './mongodb.policy';
 import { DATA_DOCUMENT_MODEL, DataDocument, documentId } from './data-document.schema';
 
 export const TAILS_COLLECTION = 'nesting_tails';
@@ -38,6 +40,8 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
     await this.documents.createIndexes();
   }
 
+  /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
+  @Resilient(MONGODB_POLICY)
   async store(records: DataRecord[]): Promise<StoreOutcome> {
     let stored = 0;
     let duplicates = 0;
