@@ -48,7 +48,7 @@ export const USAGE = `usage: npm run chaos -- [options]
 
 Runs the four apps from dist/ against the local RabbitMQ, PostgreSQL and FerretDB, injects faults one
 after another, drains, and reconciles every sink. Exits 0 only if nothing was lost, duplicated or
-misnested and the dead-letter queues are empty. Run it under 'flock /tmp/dataflow-services.lock'.
+misnested and the dead-letter queues are empty. Run it under 'flock -o /tmp/dataflow-services.lock'.
 
 options (each also as an environment variable):
   --rate N              records a second (CHAOS_RATE, default 200)

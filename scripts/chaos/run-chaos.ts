@@ -1,10 +1,10 @@
 /**
  * `npm run chaos`: the whole pipeline under faults, then a reconciliation of every sink.
- * See docs/chaos.md. Run it under `flock /tmp/dataflow-services.lock`: it stops and starts the
+ * See docs/chaos.md. Run it under `flock -o /tmp/dataflow-services.lock`: it stops and starts the
  * shared RabbitMQ, PostgreSQL and FerretDB.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { APP_NAMES, AppName, missingBuilds } from './apps';
@@ -34,6 +34,35 @@ function log(text: string): void {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `flock FILE command` (without -o) hands its lock descriptor down to the command. Every process
+ * this runner starts would inherit it, and a service it restarts (a FerretDB or PostgreSQL
+ * daemon) would keep the lock after the run has ended, so nobody could take it again. Closing
+ * our copy does not release the lock: flock itself still holds it until the run ends.
+ */
+function closeInheritedLockDescriptors(): string[] {
+  const closed: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc/self/fd');
+  } catch {
+    return closed;
+  }
+  for (const entry of entries) {
+    const fd = Number(entry);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (!target.endsWith('.lock')) continue;
+      closeSync(fd);
+      closed.push(`${fd} (${target})`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return closed;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -248,6 +277,9 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  const closed = closeInheritedLockDescriptors();
+  if (closed.length > 0)
+    log(`closed inherited lock descriptors ${closed.join(', ')} (so no restarted service keeps them)`);
   if (process.getuid?.() !== 0) {
     console.error('chaos: must run as root (it stops services and uses chattr)');
     return 2;

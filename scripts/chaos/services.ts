@@ -80,8 +80,20 @@ export async function ferretdbStop(): Promise<void> {
   await mustRun(INFRA, ['stop', 'ferretdb'], 120_000);
 }
 
+/**
+ * Retried: `infra.sh start` first checks the installed binary with `ferretdb --version | grep -q`
+ * under `pipefail`, which fails now and then (grep exits at the first match, ferretdb gets SIGPIPE)
+ * and then rebuilds FerretDB; a second such failure makes the start fail.
+ */
 export async function ferretdbStart(): Promise<void> {
-  await mustRun(INFRA, ['start', 'ferretdb'], 120_000);
+  for (let attempt = 1; ; attempt++) {
+    const result = await run(INFRA, ['start', 'ferretdb'], 300_000);
+    if (result.code === 0) return;
+    if (attempt >= 3) {
+      throw new Error(`${INFRA} start ferretdb failed ${attempt} times: ${result.output.slice(-500)}`);
+    }
+    console.log(`chaos: ${INFRA} start ferretdb failed (${result.output.split('\n').at(-1) ?? ''}); retrying`);
+  }
 }
 
 /** `scripts/infra.sh status`: exits 0 only when all three answer. */

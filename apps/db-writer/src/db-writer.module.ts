@@ -4,14 +4,11 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { validateEnv } from '@dataflow/config';
 import { POSTGRES_QUEUE } from '@dataflow/contracts';
-import { RecordsRmqServer } from '@dataflow/messaging';
+import { RECORD_STORE, RecordsConsumer, RecordsRmqServer, RecordWriter, WriterReadiness } from '@dataflow/messaging';
 import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import { PolicyCatalogue, PolicyRegistry, ResilienceModule } from '@dataflow/resilience';
 import { DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
-import { PostgresWriter } from './consumer/postgres-writer.service';
 import { POSTGRES_POLICY } from './storage/postgres.policy';
-import { RecordsConsumer } from './consumer/records.consumer';
-import { DbWriterReadiness } from './health/db-writer.readiness';
 import { DataRecordEntity } from './storage/data-record.entity';
 import { CreateDataRecords1732500000000 } from './storage/migrations/1732500000000-create-data-records';
 import { isPermanentPgError } from './storage/pg-errors';
@@ -70,7 +67,7 @@ export class DbWriterModule {
       ],
       controllers: [HealthController, RecordsConsumer],
       providers: [
-        { provide: READINESS, useClass: DbWriterReadiness },
+        { provide: READINESS, useClass: WriterReadiness },
         {
           provide: RecordsRmqServer,
           inject: [ConfigService, DataflowMetrics],
@@ -83,7 +80,23 @@ export class DbWriterModule {
             }),
         },
         PostgresRecordStore,
-        PostgresWriter,
+        { provide: RECORD_STORE, useExisting: PostgresRecordStore },
+        {
+          provide: RecordWriter,
+          inject: [ConfigService, RecordsRmqServer, PolicyRegistry, PostgresRecordStore, DataflowMetrics],
+          useFactory: (
+            c: ConfigService<DbWriterConfig, true>,
+            server: RecordsRmqServer,
+            registry: PolicyRegistry,
+            store: PostgresRecordStore,
+            metrics: DataflowMetrics,
+          ) =>
+            new RecordWriter(server, registry.get(POSTGRES_POLICY), store, metrics, {
+              batchSize: c.get('DB_WRITER_BATCH_SIZE', { infer: true }),
+              batchMs: c.get('DB_WRITER_BATCH_MS', { infer: true }),
+              shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+            }),
+        },
       ],
     };
   }

@@ -4,14 +4,11 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
 import { MONGO_QUEUE } from '@dataflow/contracts';
-import { RecordsRmqServer } from '@dataflow/messaging';
+import { RECORD_STORE, RecordsConsumer, RecordsRmqServer, RecordWriter, WriterReadiness } from '@dataflow/messaging';
 import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import { PolicyCatalogue, PolicyRegistry, ResilienceModule } from '@dataflow/resilience';
 import { MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
-import { MongoWriter } from './consumer/mongo-writer.service';
 import { MONGODB_POLICY } from './storage/mongodb.policy';
-import { RecordsConsumer } from './consumer/records.consumer';
-import { MongoWriterReadiness } from './health/mongo-writer.readiness';
 import { DATA_DOCUMENT_MODEL, dataDocumentSchema } from './storage/data-document.schema';
 import { MongoRecordStore } from './storage/mongo-record.store';
 
@@ -61,7 +58,7 @@ export class MongoWriterModule {
       ],
       controllers: [HealthController, RecordsConsumer],
       providers: [
-        { provide: READINESS, useClass: MongoWriterReadiness },
+        { provide: READINESS, useClass: WriterReadiness },
         {
           provide: RecordsRmqServer,
           inject: [ConfigService, DataflowMetrics],
@@ -74,7 +71,23 @@ export class MongoWriterModule {
             }),
         },
         MongoRecordStore,
-        MongoWriter,
+        { provide: RECORD_STORE, useExisting: MongoRecordStore },
+        {
+          provide: RecordWriter,
+          inject: [ConfigService, RecordsRmqServer, PolicyRegistry, MongoRecordStore, DataflowMetrics],
+          useFactory: (
+            c: ConfigService<MongoWriterConfig, true>,
+            server: RecordsRmqServer,
+            registry: PolicyRegistry,
+            store: MongoRecordStore,
+            metrics: DataflowMetrics,
+          ) =>
+            new RecordWriter(server, registry.get(MONGODB_POLICY), store, metrics, {
+              batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
+              batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),
+              shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+            }),
+        },
       ],
     };
   }

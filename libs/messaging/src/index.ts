@@ -7,3 +7,5 @@ export * from './delivery-batcher';
 export * from './record-writer';
 export * from './acknowledge.interceptor';
 export * from './records-handler.decorator';
+export * from './records.consumer';
+export * from './writer-readiness';

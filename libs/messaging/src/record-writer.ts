@@ -1,3 +1,4 @@
+import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { CircuitState } from 'cockatiel';
 import type { DataRecord } from '@dataflow/contracts';
 import type { DataflowMetrics } from '@dataflow/observability';
@@ -18,6 +19,8 @@ export interface RecordStore {
   store(records: DataRecord[]): Promise<StoreOutcome>;
   /** True for an error that no retry can fix: the data itself is refused. */
   isPermanent(error: unknown): boolean;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
 }
 
 export interface RecordWriterOptions {
@@ -34,7 +37,7 @@ export interface RecordWriterOptions {
  * standby can take over), until it closes again. Acknowledging is the handler decorator's job
  * (see `@RecordsHandler`).
  */
-export class RecordWriter {
+export class RecordWriter implements BeforeApplicationShutdown {
   private readonly batcher: DeliveryBatcher;
 
   constructor(
@@ -63,7 +66,7 @@ export class RecordWriter {
   }
 
   /** Stops intake and finishes the batch in hand; anything unfinished is redelivered later. */
-  async shutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.server.pause();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref());
     await Promise.race([this.batcher.flush(), timeout]);

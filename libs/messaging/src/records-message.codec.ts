@@ -21,7 +21,7 @@ export type DecodedMessage =
 
 /**
  * Decodes a record message of CONTRACT.md §5 (`{"pattern":"records.high","data":record|record[]}`).
- * Pure and total: any bytes give either validated records or a named reason, never a throw.
+ * Pure and total: whatever the bytes, the result is validated records or a named reason, never a throw.
  */
 export function decodeRecordsMessage(content: Buffer): DecodedMessage {
   if (content.length > MAX_MESSAGE_BYTES) {

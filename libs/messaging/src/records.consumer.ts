@@ -1,13 +1,13 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { DataRecord } from '@dataflow/contracts';
-import { RecordsHandler } from '@dataflow/messaging';
-import { MongoWriter } from './mongo-writer.service';
+import { RecordsHandler } from './records-handler.decorator';
+import { RecordWriter } from './record-writer';
 
-/** Record messages of this writer's queue, decoded and validated by the transport. */
+/** A writer's record messages, decoded and validated by the transport, handed to its RecordWriter. */
 @Controller()
 export class RecordsConsumer {
-  constructor(private readonly writer: MongoWriter) {}
+  constructor(private readonly writer: RecordWriter) {}
 
   @RecordsHandler()
   onRecords(@Payload() records: DataRecord[]): Promise<void> {

@@ -1,18 +1,21 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
-import { RecordsRmqServer } from '@dataflow/messaging';
 import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
-import { PostgresRecordStore } from '../storage/postgres-record.store';
+import type { RecordStore } from './record-writer';
+import { RecordsRmqServer } from './records-rmq.server';
 
-/** Ready with the broker connected, the database answering and no breaker open. */
+/** The writer's store, for readiness and the writer itself. */
+export const RECORD_STORE = Symbol('RECORD_STORE');
+
+/** A writer is ready with the broker connected, its database answering and no breaker open. */
 @Injectable()
-export class DbWriterReadiness implements Readiness {
+export class WriterReadiness implements Readiness {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly breakers: BreakerHealthIndicator,
     private readonly server: RecordsRmqServer,
-    private readonly store: PostgresRecordStore,
+    @Inject(RECORD_STORE) private readonly store: RecordStore,
   ) {}
 
   checks(): HealthIndicatorFunction[] {
@@ -23,7 +26,7 @@ export class DbWriterReadiness implements Readiness {
       },
       () =>
         this.indicators
-          .check('postgres')
+          .check(this.store.sink)
           .attempt(() => this.store.ping())
           .withTimeout(2000),
       () => this.breakers.check(),
