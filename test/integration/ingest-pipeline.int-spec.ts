@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE, computeHash } from '@dataflow/contracts';
@@ -99,6 +100,36 @@ describe('generator → filter → file and RabbitMQ', () => {
     // After a crash the queue side may carry a resent batch twice (the writers drop it by seq);
     // the file side must still hold each record exactly once.
     await expectExactSplit(outputDir, 'it-crash', total, 'at-least-once');
+  });
+
+  it('recovers by itself after the output directory was unwritable, with every record in the files once', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-out-'));
+    const total = 3000;
+    const filter = await startFilter(outputDir, { FILTER_BREAKER_HALF_OPEN_MS: '1000' });
+    const generator = await startGenerator('it-immutable', {
+      GENERATOR_RATE: '300',
+      GENERATOR_LIMIT: String(total),
+      GENERATOR_BREAKER_HALF_OPEN_MS: '1000',
+      GENERATOR_ACK_TIMEOUT_MS: '3000',
+      GENERATOR_RECONNECT_MAX_MS: '2000',
+    });
+    await waitFor(async () => (await acknowledged(generator)) > 300, 30_000, 'records flowing');
+    // As root, chmod does not stop writes; the immutable attribute does, even through open descriptors.
+    const files = () => readdirSync(outputDir).map((name) => join(outputDir, name));
+    execFileSync('chattr', ['+i', outputDir, ...files()]);
+    try {
+      await waitFor(
+        async () => (await filter.metric('dataflow_circuit_state', { breaker: 'filesystem' })) === 2,
+        30_000,
+        "the filter's filesystem breaker to open",
+      );
+      await sleep(3000);
+    } finally {
+      execFileSync('chattr', ['-i', outputDir, ...files()]);
+    }
+    await waitFor(async () => (await acknowledged(generator)) >= total, 120_000, 'every record acknowledged');
+    expect(await filter.metric('dataflow_circuit_state', { breaker: 'filesystem' })).toBe(0);
+    await expectExactSplit(outputDir, 'it-immutable', total, 'exact');
   });
 
   it('pauses while RabbitMQ is down and resumes by itself with nothing lost', async () => {

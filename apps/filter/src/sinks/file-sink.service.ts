@@ -5,7 +5,7 @@ import { mkdir, open, FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataRecord, hourFileName } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
-import { NamedPolicy, PolicyRegistry, Resilient } from '@dataflow/resilience';
+import { Resilient } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
 import { recoverFileSink } from './file-sink.recovery';
@@ -37,10 +37,6 @@ interface SinkFile {
 /** Descriptors kept open: records arrive for the current hour, rarely for older ones. */
 const MAX_OPEN_FILES = 4;
 
-class FileSinkUnavailableError extends Error {
-  override readonly name = 'FileSinkUnavailableError';
-}
-
 function emptyBatch(): PendingBatch {
   return { chunks: new Map(), handedOn: new Map(), waiters: [], bytes: 0 };
 }
@@ -58,7 +54,6 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private readonly intervalMs: number;
   private readonly flushBytes: number;
   private readonly fsync: boolean;
-  private readonly policy: NamedPolicy;
   private readonly handedOn = new Map<string, number>();
   private readonly files = new Map<string, SinkFile>();
   private pending = emptyBatch();
@@ -67,14 +62,12 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
-    registry: PolicyRegistry,
     private readonly metrics: DataflowMetrics,
   ) {
     this.dir = config.get('FILTER_OUTPUT_DIR', { infer: true });
     this.intervalMs = config.get('FILTER_FLUSH_INTERVAL_MS', { infer: true });
     this.flushBytes = config.get('FILTER_FLUSH_BYTES', { infer: true });
     this.fsync = config.get('FILTER_FSYNC', { infer: true });
-    this.policy = registry.get(FILESYSTEM_POLICY);
   }
 
   async onModuleInit(): Promise<void> {
@@ -101,9 +94,9 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   append(source: string, records: readonly DataRecord[]): Promise<void> {
     const last = records[records.length - 1];
     if (!last) return Promise.resolve();
-    if (this.policy.isOpen) {
-      return Promise.reject(new FileSinkUnavailableError('file system breaker is open'));
-    }
+    // No fast refusal here while the breaker is open: the next flush goes through the policy,
+    // which refuses at once while open and lets the half-open trial through when the pause is over.
+    // Refusing here would keep the breaker from ever trying again.
     const batch = this.pending;
     for (const record of records) {
       const name = hourFileName(record.timestamp);
