@@ -241,7 +241,9 @@ postgres_status() {
 # -------------------------------------------------------------------- FerretDB
 
 ferretdb_installed() {
-  [[ -x $FERRETDB_BIN ]] && "$FERRETDB_BIN" --version 2>/dev/null | grep -qF "$FERRETDB_VERSION"
+  # Captured first: `| grep -q` would exit early and kill ferretdb with SIGPIPE under pipefail.
+  local version
+  [[ -x $FERRETDB_BIN ]] && version=$("$FERRETDB_BIN" --version 2>/dev/null) && [[ $version == *"$FERRETDB_VERSION"* ]]
 }
 
 # There is no MongoDB or FerretDB package for Debian 12 here, so build it from

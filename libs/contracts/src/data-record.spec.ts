@@ -1,17 +1,6 @@
 import { createHash } from 'node:crypto';
 import { computeHash, isHighHash, MAX_RANDOM_VALUE, MAX_TIMESTAMP, recordKey } from './data-record';
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../test/support/prng';
 
 /** The contract's definition, computed independently: last two hex characters of the full digest. */
 function oracle(timestamp: number, randomValue: number): string {

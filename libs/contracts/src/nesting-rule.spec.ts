@@ -1,17 +1,6 @@
 import type { DataRecord } from './data-record';
 import { NestedDocument, NestingTail, nestStream, planNesting } from './nesting-rule';
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../test/support/prng';
 
 /** The nesting rule only looks at seq and hashValue; the other fields just travel along. */
 function rec(seq: number, hashValue: string, source = 's'): DataRecord {

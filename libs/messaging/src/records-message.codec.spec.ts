@@ -5,18 +5,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
 } from './records-message.codec';
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../test/support/prng';
 
 function record(seq: number, randomValue = 95, source = 'generator-1'): DataRecord {
   const timestamp = 1_732_500_000_000 + seq;
