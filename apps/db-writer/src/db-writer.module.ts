@@ -4,9 +4,9 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { validateEnv } from '@dataflow/config';
 import { POSTGRES_QUEUE } from '@dataflow/contracts';
-import { RECORD_STORE, RecordsConsumer, RecordsRmqServer, RecordWriter, WriterReadiness } from '@dataflow/messaging';
-import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, PolicyRegistry, ResilienceModule } from '@dataflow/resilience';
+import { RecordsConsumer, writerProviders } from '@dataflow/messaging';
+import { HealthController, ObservabilityModule } from '@dataflow/observability';
+import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
 import { POSTGRES_POLICY } from './storage/postgres.policy';
 import { DataRecordEntity } from './storage/data-record.entity';
@@ -66,38 +66,15 @@ export class DbWriterModule {
         }),
       ],
       controllers: [HealthController, RecordsConsumer],
-      providers: [
-        { provide: READINESS, useClass: WriterReadiness },
-        {
-          provide: RecordsRmqServer,
-          inject: [ConfigService, DataflowMetrics],
-          useFactory: (c: ConfigService<DbWriterConfig, true>, metrics: DataflowMetrics) =>
-            new RecordsRmqServer({
-              url: c.get('RABBITMQ_URL', { infer: true }),
-              queue: POSTGRES_QUEUE,
-              prefetch: c.get('DB_WRITER_PREFETCH', { infer: true }),
-              onDeadLetter: (reason) => metrics.recordRejected(reason),
-            }),
-        },
-        PostgresRecordStore,
-        { provide: RECORD_STORE, useExisting: PostgresRecordStore },
-        {
-          provide: RecordWriter,
-          inject: [ConfigService, RecordsRmqServer, PolicyRegistry, PostgresRecordStore, DataflowMetrics],
-          useFactory: (
-            c: ConfigService<DbWriterConfig, true>,
-            server: RecordsRmqServer,
-            registry: PolicyRegistry,
-            store: PostgresRecordStore,
-            metrics: DataflowMetrics,
-          ) =>
-            new RecordWriter(server, registry.get(POSTGRES_POLICY), store, metrics, {
-              batchSize: c.get('DB_WRITER_BATCH_SIZE', { infer: true }),
-              batchMs: c.get('DB_WRITER_BATCH_MS', { infer: true }),
-              shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
-            }),
-        },
-      ],
+      providers: writerProviders(PostgresRecordStore, (c: ConfigService<DbWriterConfig, true>) => ({
+        rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
+        queue: POSTGRES_QUEUE,
+        prefetch: c.get('DB_WRITER_PREFETCH', { infer: true }),
+        policy: POSTGRES_POLICY,
+        batchSize: c.get('DB_WRITER_BATCH_SIZE', { infer: true }),
+        batchMs: c.get('DB_WRITER_BATCH_MS', { infer: true }),
+        shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+      })),
     };
   }
 }

@@ -4,9 +4,9 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
 import { MONGO_QUEUE } from '@dataflow/contracts';
-import { RECORD_STORE, RecordsConsumer, RecordsRmqServer, RecordWriter, WriterReadiness } from '@dataflow/messaging';
-import { DataflowMetrics, HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, PolicyRegistry, ResilienceModule } from '@dataflow/resilience';
+import { RecordsConsumer, writerProviders } from '@dataflow/messaging';
+import { HealthController, ObservabilityModule } from '@dataflow/observability';
+import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
 import { MONGODB_POLICY } from './storage/mongodb.policy';
 import { DATA_DOCUMENT_MODEL, dataDocumentSchema } from './storage/data-document.schema';
@@ -57,38 +57,15 @@ export class MongoWriterModule {
         MongooseModule.forFeature([{ name: DATA_DOCUMENT_MODEL, schema: dataDocumentSchema }]),
       ],
       controllers: [HealthController, RecordsConsumer],
-      providers: [
-        { provide: READINESS, useClass: WriterReadiness },
-        {
-          provide: RecordsRmqServer,
-          inject: [ConfigService, DataflowMetrics],
-          useFactory: (c: ConfigService<MongoWriterConfig, true>, metrics: DataflowMetrics) =>
-            new RecordsRmqServer({
-              url: c.get('RABBITMQ_URL', { infer: true }),
-              queue: MONGO_QUEUE,
-              prefetch: c.get('MONGO_WRITER_PREFETCH', { infer: true }),
-              onDeadLetter: (reason) => metrics.recordRejected(reason),
-            }),
-        },
-        MongoRecordStore,
-        { provide: RECORD_STORE, useExisting: MongoRecordStore },
-        {
-          provide: RecordWriter,
-          inject: [ConfigService, RecordsRmqServer, PolicyRegistry, MongoRecordStore, DataflowMetrics],
-          useFactory: (
-            c: ConfigService<MongoWriterConfig, true>,
-            server: RecordsRmqServer,
-            registry: PolicyRegistry,
-            store: MongoRecordStore,
-            metrics: DataflowMetrics,
-          ) =>
-            new RecordWriter(server, registry.get(MONGODB_POLICY), store, metrics, {
-              batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
-              batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),
-              shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
-            }),
-        },
-      ],
+      providers: writerProviders(MongoRecordStore, (c: ConfigService<MongoWriterConfig, true>) => ({
+        rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
+        queue: MONGO_QUEUE,
+        prefetch: c.get('MONGO_WRITER_PREFETCH', { infer: true }),
+        policy: MONGODB_POLICY,
+        batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
+        batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),
+        shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+      })),
     };
   }
 }

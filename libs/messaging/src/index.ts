@@ -9,3 +9,4 @@ export * from './acknowledge.interceptor';
 export * from './records-handler.decorator';
 export * from './records.consumer';
 export * from './writer-readiness';
+export * from './writer.providers';

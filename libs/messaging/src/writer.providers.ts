@@ -1,0 +1,58 @@
+import type { Provider, Type } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { DataflowMetrics, READINESS } from '@dataflow/observability';
+import { PolicyRegistry } from '@dataflow/resilience';
+import { RecordWriter, type RecordStore } from './record-writer';
+import { RecordsRmqServer } from './records-rmq.server';
+import { RECORD_STORE, WriterReadiness } from './writer-readiness';
+
+/** What distinguishes one writer from the other, read from its validated configuration. */
+export interface WriterSettings {
+  readonly rabbitmqUrl: string;
+  readonly queue: string;
+  readonly prefetch: number;
+  readonly policy: string;
+  readonly batchSize: number;
+  readonly batchMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+const WRITER_SETTINGS = Symbol('WRITER_SETTINGS');
+
+/**
+ * Everything a writer app provides around its store: the RMQ server on its queue, the RecordWriter
+ * under the store's policy, and the shared readiness checks. Used with `RecordsConsumer`.
+ */
+export function writerProviders<Config extends Record<string, unknown>>(
+  store: Type<RecordStore>,
+  settings: (config: ConfigService<Config, true>) => WriterSettings,
+): Provider[] {
+  return [
+    { provide: WRITER_SETTINGS, inject: [ConfigService], useFactory: settings },
+    store,
+    { provide: RECORD_STORE, useExisting: store },
+    { provide: READINESS, useClass: WriterReadiness },
+    {
+      provide: RecordsRmqServer,
+      inject: [WRITER_SETTINGS, DataflowMetrics],
+      useFactory: (s: WriterSettings, metrics: DataflowMetrics) =>
+        new RecordsRmqServer({
+          url: s.rabbitmqUrl,
+          queue: s.queue,
+          prefetch: s.prefetch,
+          onDeadLetter: (reason) => metrics.recordRejected(reason),
+        }),
+    },
+    {
+      provide: RecordWriter,
+      inject: [WRITER_SETTINGS, RecordsRmqServer, PolicyRegistry, RECORD_STORE, DataflowMetrics],
+      useFactory: (
+        s: WriterSettings,
+        server: RecordsRmqServer,
+        registry: PolicyRegistry,
+        target: RecordStore,
+        metrics: DataflowMetrics,
+      ) => new RecordWriter(server, registry.get(s.policy), target, metrics, s),
+    },
+  ];
+}
