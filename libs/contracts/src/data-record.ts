@@ -18,6 +18,13 @@ export const MAX_RANDOM_VALUE = 100;
 export const MAX_TIMESTAMP = 253_402_300_799_999;
 
 /**
+ * A generator durably reserves seqs in blocks of this size, starting at 1, and skips the unused
+ * rest of its block after a crash. A gap in a source's seqs that ends at a multiple of this size
+ * is such a skip, not a loss (reconciliation tools rely on it).
+ */
+export const SEQ_BLOCK_SIZE = 10_000;
+
+/**
  * Last two lowercase hex characters of MD5(decimal timestamp ++ decimal randomValue).
  * Only the final byte of the digest is needed, so the full hex string is never built.
  */

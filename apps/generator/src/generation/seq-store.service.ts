@@ -2,10 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { SEQ_BLOCK_SIZE } from '@dataflow/contracts';
 import type { GeneratorConfig } from '../config/generator.config';
 
-/** seqs reserved per durable write; a crash skips at most this many (gaps are allowed). */
-const BLOCK = 10_000;
 
 /**
  * Hands out `seq` numbers that are never reused for this source, also across restarts. Like a
@@ -27,7 +26,7 @@ export class SeqStore {
   }
 
   take(): number {
-    if (this.next > this.reservedUpTo) this.reserve(this.next + BLOCK - 1);
+    if (this.next > this.reservedUpTo) this.reserve(this.next + SEQ_BLOCK_SIZE - 1);
     return this.next++;
   }
 
