@@ -12,7 +12,11 @@ import { IngestRefusals } from './ingest/ingest-refusals.service';
 import { IngestGateway } from './ingest/ingest.gateway';
 import { IngestService } from './ingest/ingest.service';
 import { RecordPipeline } from './pipeline/record-pipeline.service';
-import { recordRouterProvider } from './routing/router.provider';
+import { AdminTokenGuard } from './admin/admin-token.guard';
+import { RulesController } from './routing/rules.controller';
+import { RulesService } from './routing/rules.service';
+import { TailController } from './tail/tail.controller';
+import { TailService } from './tail/tail.service';
 import { FILESYSTEM_POLICY, FileSink } from './sinks/file-sink.service';
 import { QueueSink, RABBITMQ_POLICY } from './sinks/queue-sink.service';
 
@@ -42,7 +46,7 @@ export class FilterModule {
         ResilienceModule.forRootAsync({ inject: [ConfigService], useFactory: policies }),
         TerminusModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, RulesController, TailController],
       providers: [
         { provide: READINESS, useClass: FilterReadiness },
         {
@@ -54,7 +58,9 @@ export class FilterModule {
               publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
             }),
         },
-        recordRouterProvider,
+        RulesService,
+        TailService,
+        AdminTokenGuard,
         QueueSink,
         FileSink,
         RecordPipeline,

@@ -1,7 +1,9 @@
 import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { RmqContext } from '@nestjs/microservices';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { from, lastValueFrom, Observable } from 'rxjs';
+import type { DataRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PermanentStoreError } from './delivery-batcher';
 import { RecordsRmqServer } from './records-rmq.server';
@@ -27,13 +29,35 @@ export class AcknowledgeInterceptor implements NestInterceptor {
     const rmq = context.switchToRpc().getContext<RmqContext>();
     const message = rmq.getMessage() as ConsumeMessage;
     const channel = rmq.getChannelRef() as ConfirmChannel;
-    return from(this.settle(lastValueFrom(next.handle(), { defaultValue: undefined }), message, channel));
+    const records = context.switchToRpc().getData<DataRecord[]>();
+    return from(this.settle(lastValueFrom(next.handle(), { defaultValue: undefined }), message, channel, records));
   }
 
-  private async settle(handled: Promise<unknown>, message: ConsumeMessage, channel: ConfirmChannel): Promise<void> {
+  /** Runs in the message's trace context (see RecordsRmqServer), whose span it ends. */
+  private async settle(
+    handled: Promise<unknown>,
+    message: ConsumeMessage,
+    channel: ConfirmChannel,
+    records: readonly DataRecord[],
+  ): Promise<void> {
+    const span = trace.getActiveSpan();
+    try {
+      await this.settleMessage(handled, message, channel, records);
+    } finally {
+      span?.end();
+    }
+  }
+
+  private async settleMessage(
+    handled: Promise<unknown>,
+    message: ConsumeMessage,
+    channel: ConfirmChannel,
+    records: readonly DataRecord[],
+  ): Promise<void> {
     try {
       await handled;
     } catch (error) {
+      trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof PermanentStoreError) {
         await this.server.deadLetter(message, channel, `store_refused: ${error.message}`, 'store_refused');
         this.metrics.recordsProcessed('store', 'dead_lettered');
@@ -46,6 +70,10 @@ export class AcknowledgeInterceptor implements NestInterceptor {
     }
     try {
       channel.ack(message);
+      this.logger.debug(
+        { source: records[0]?.source, firstSeq: records[0]?.seq, lastSeq: records.at(-1)?.seq, records: records.length },
+        'records stored and acknowledged',
+      );
     } catch {
       this.logger.warn('could not acknowledge (channel closed); the broker redelivers, and the write is idempotent');
     }

@@ -1,3 +1,5 @@
+import { context, ROOT_CONTEXT, SpanStatusCode, type Context, type Link } from '@opentelemetry/api';
+import { contextWith, linkTo, startSpan } from '@dataflow/observability/tracing';
 import type { DataRecord } from '@dataflow/contracts';
 
 export interface DeliveryBatcherOptions {
@@ -18,6 +20,8 @@ export class PermanentStoreError extends Error {
 
 interface Entry {
   readonly records: DataRecord[];
+  /** The trace context of the message the records came from. */
+  readonly context: Context;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -39,7 +43,9 @@ export class DeliveryBatcher {
 
   /** Resolves once `records` are committed; rejects if they can never be. */
   add(records: DataRecord[]): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.pending.push({ records, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) =>
+      this.pending.push({ records, context: context.active(), resolve, reject }),
+    );
     this.pendingRecords += records.length;
     if (this.pendingRecords >= this.options.batchSize) {
       void this.flush();
@@ -60,14 +66,28 @@ export class DeliveryBatcher {
     return this.writing;
   }
 
+  /**
+   * One write for the records of many messages: its span belongs to the first message's trace and
+   * links the others, so every message's trace leads to the write that stored it.
+   */
   private async write(batch: Entry[]): Promise<void> {
-    try {
-      await this.options.store(batch.flatMap((entry) => entry.records));
-      for (const entry of batch) entry.resolve();
-    } catch (error) {
-      if (this.options.isPermanent(error)) await this.isolate(batch);
-      else for (const entry of batch) entry.reject(asError(error));
-    }
+    const [first, ...others] = batch;
+    const links = others.map((entry) => linkTo(entry.context)).filter((link): link is Link => link !== undefined);
+    const parent = first?.context ?? ROOT_CONTEXT;
+    const span = startSpan('records store', { links }, parent);
+    span.setAttribute('dataflow.messages', batch.length);
+    await context.with(contextWith(span, parent), async () => {
+      try {
+        await this.options.store(batch.flatMap((entry) => entry.records));
+        for (const entry of batch) entry.resolve();
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: asError(error).message });
+        if (this.options.isPermanent(error)) await this.isolate(batch);
+        else for (const entry of batch) entry.reject(asError(error));
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private async isolate(batch: Entry[]): Promise<void> {

@@ -73,8 +73,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
   }
 
   private async store(records: DataRecord[]): Promise<void> {
-    const stopTimer = this.metrics.startSinkWrite(this.target.sink);
-    const outcome = await this.target.store(records).finally(stopTimer);
+    const outcome = await this.target.store(records);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);
     this.metrics.storedRecords(

@@ -1,3 +1,5 @@
+import { context, SpanKind } from '@opentelemetry/api';
+import { contextWith, extractTraceContext, startSpan } from '@dataflow/observability/tracing';
 import { Logger } from '@nestjs/common';
 import { RmqContext, ServerRMQ } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
@@ -65,8 +67,17 @@ export class RecordsRmqServer extends ServerRMQ {
       await this.deadLetter(message, channel, `${decoded.reason}: ${decoded.detail}`, decoded.reason);
       return;
     }
-    const context = new RmqContext([message, channel, RECORDS_PATTERN]);
-    await this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, context);
+    // The message's span is a child of the filter's hand-off (W3C trace context in its headers);
+    // everything done for the message, its log lines included, runs in it.
+    const parent = extractTraceContext(message.properties.headers);
+    const span = startSpan('records process', { kind: SpanKind.CONSUMER }, parent);
+    span.setAttribute('dataflow.records', decoded.records.length);
+    span.setAttribute('messaging.destination.name', this.settings.queue);
+    // The handler's acknowledgement (AcknowledgeInterceptor) ends the span once the message is settled.
+    const rmq = new RmqContext([message, channel, RECORDS_PATTERN]);
+    await context.with(contextWith(span, parent), () =>
+      this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
+    );
   }
 
   /** Stops taking new messages; those already delivered stay with the app until it settles them. */

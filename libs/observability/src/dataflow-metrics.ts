@@ -1,24 +1,32 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { bindInstrumentation, InstrumentationSink } from './instrumentation';
 import {
   CIRCUIT_STATE,
   CircuitStateValue,
   END_TO_END_LATENCY,
+  OPERATION_DURATION,
+  OPERATIONS_TOTAL,
+  RECORDS_DROPPED_TOTAL,
   RECORDS_REJECTED_TOTAL,
+  RECORDS_ROUTED_TOTAL,
   RECORDS_TOTAL,
   RETRIES_TOTAL,
+  RULES_INFO,
+  RULES_RELOADS_TOTAL,
   SINK_WRITE_DURATION,
+  TAIL_DROPPED_TOTAL,
+  WS_FRAME_DURATION,
 } from './metric-names';
 import { APP_NAME } from './observability.tokens';
-import { Inject } from '@nestjs/common';
 
 /**
  * The one place app code records the contract's metrics. Label values are bounded (stages, outcomes,
  * reasons and breaker names are fixed sets in code), so cardinality stays small.
  */
 @Injectable()
-export class DataflowMetrics {
+export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
   constructor(
     @Inject(APP_NAME) private readonly app: string,
     @InjectMetric(RECORDS_TOTAL) private readonly records: Counter<'app' | 'stage' | 'outcome'>,
@@ -27,7 +35,59 @@ export class DataflowMetrics {
     @InjectMetric(CIRCUIT_STATE) private readonly circuits: Gauge<'breaker'>,
     @InjectMetric(RETRIES_TOTAL) private readonly retries: Counter<'operation'>,
     @InjectMetric(END_TO_END_LATENCY) private readonly endToEnd: Histogram<'sink'>,
-  ) {}
+    @InjectMetric(WS_FRAME_DURATION) private readonly frames: Histogram<'outcome'>,
+    @InjectMetric(RECORDS_ROUTED_TOTAL) private readonly routes: Counter<'route' | 'rule' | 'version'>,
+    @InjectMetric(RECORDS_DROPPED_TOTAL) private readonly drops: Counter<'reason'>,
+    @InjectMetric(RULES_INFO) private readonly rules: Gauge<'version' | 'name'>,
+    @InjectMetric(RULES_RELOADS_TOTAL) private readonly reloads: Counter<'source' | 'outcome'>,
+    @InjectMetric(TAIL_DROPPED_TOTAL) private readonly tailDrops: Counter,
+    @InjectMetric(OPERATION_DURATION) private readonly operations: Histogram<'operation'>,
+    @InjectMetric(OPERATIONS_TOTAL) private readonly operationCalls: Counter<'operation' | 'outcome'>,
+  ) {
+    bindInstrumentation(this);
+  }
+
+  onModuleDestroy(): void {
+    bindInstrumentation(undefined);
+  }
+
+  /** Fed by `@Timed`. */
+  timed(operation: string, sink: string | undefined, seconds: number): void {
+    this.operations.observe({ operation }, seconds);
+    if (sink !== undefined) this.sinkWrites.observe({ sink }, seconds);
+  }
+
+  /** Fed by `@Counted`. */
+  counted(operation: string, outcome: 'ok' | 'error'): void {
+    this.operationCalls.inc({ operation, outcome });
+  }
+
+  /** A records frame was settled `seconds` after it arrived (acked, refused or failed). */
+  frameHandled(outcome: 'acked' | 'refused' | 'failed', seconds: number): void {
+    this.frames.observe({ outcome }, seconds);
+  }
+
+  routed(route: string, rule: string, version: string, count: number): void {
+    if (count > 0) this.routes.inc({ route, rule, version }, count);
+  }
+
+  droppedByRule(reason: string, count: number): void {
+    if (count > 0) this.drops.inc({ reason }, count);
+  }
+
+  /** The rule set now in force: the only series of `dataflow_rules_info` with value 1. */
+  rulesActive(version: string, name: string): void {
+    this.rules.reset();
+    this.rules.set({ version, name }, 1);
+  }
+
+  rulesReload(source: 'file' | 'api', outcome: 'applied' | 'refused'): void {
+    this.reloads.inc({ source, outcome });
+  }
+
+  tailDropped(count: number): void {
+    if (count > 0) this.tailDrops.inc(count);
+  }
 
   /** Observes generation-to-storage latency for records stored now (timestamps in ms). */
   storedRecords(sink: string, timestamps: readonly number[]): void {
@@ -41,11 +101,6 @@ export class DataflowMetrics {
 
   recordRejected(reason: string, count = 1): void {
     if (count > 0) this.rejected.inc({ reason }, count);
-  }
-
-  /** Starts a sink write timer; call the returned function when the write settles. */
-  startSinkWrite(sink: string): () => number {
-    return this.sinkWrites.startTimer({ sink });
   }
 
   circuitState(breaker: string, state: CircuitStateValue): void {

@@ -7,3 +7,5 @@ export * from './logging.interceptor';
 export * from './redact';
 export * from './health/readiness';
 export * from './health/health.controller';
+export * from './instrumentation';
+export * from './tracing';

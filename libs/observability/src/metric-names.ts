@@ -12,3 +12,13 @@ export enum CircuitStateValue {
   HalfOpen = 1,
   Open = 2,
 }
+
+/** Beyond the contract's minimum. */
+export const WS_FRAME_DURATION = 'dataflow_ws_frame_duration_seconds';
+export const RECORDS_ROUTED_TOTAL = 'dataflow_records_routed_total';
+export const RECORDS_DROPPED_TOTAL = 'dataflow_records_dropped_total';
+export const RULES_INFO = 'dataflow_rules_info';
+export const RULES_RELOADS_TOTAL = 'dataflow_rules_reloads_total';
+export const TAIL_DROPPED_TOTAL = 'dataflow_tail_dropped_total';
+export const OPERATION_DURATION = 'dataflow_operation_duration_seconds';
+export const OPERATIONS_TOTAL = 'dataflow_operations_total';

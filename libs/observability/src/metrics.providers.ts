@@ -2,11 +2,21 @@ import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@
 import {
   CIRCUIT_STATE,
   END_TO_END_LATENCY,
+  OPERATION_DURATION,
+  OPERATIONS_TOTAL,
+  RECORDS_DROPPED_TOTAL,
   RECORDS_REJECTED_TOTAL,
+  RECORDS_ROUTED_TOTAL,
   RECORDS_TOTAL,
   RETRIES_TOTAL,
+  RULES_INFO,
+  RULES_RELOADS_TOTAL,
   SINK_WRITE_DURATION,
+  TAIL_DROPPED_TOTAL,
+  WS_FRAME_DURATION,
 } from './metric-names';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export const metricProviders = [
   makeCounterProvider({
@@ -23,7 +33,7 @@ export const metricProviders = [
     name: SINK_WRITE_DURATION,
     help: 'Time to durably write one batch to a sink',
     labelNames: ['sink'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
   }),
   makeGaugeProvider({
     name: CIRCUIT_STATE,
@@ -40,5 +50,46 @@ export const metricProviders = [
     name: RETRIES_TOTAL,
     help: 'Retries of failed operations, by operation',
     labelNames: ['operation'],
+  }),
+  makeHistogramProvider({
+    name: WS_FRAME_DURATION,
+    help: 'Time from a records frame arriving at the filter to its records being acknowledged or refused',
+    labelNames: ['outcome'],
+    buckets: LATENCY_BUCKETS,
+  }),
+  makeCounterProvider({
+    name: RECORDS_ROUTED_TOTAL,
+    help: 'Records handed on by the filter, by route, rule and rule set version',
+    labelNames: ['route', 'rule', 'version'],
+  }),
+  makeCounterProvider({
+    name: RECORDS_DROPPED_TOTAL,
+    help: 'Records a routing rule dropped on purpose, by the rule\'s reason',
+    labelNames: ['reason'],
+  }),
+  makeGaugeProvider({
+    name: RULES_INFO,
+    help: 'The active routing rule set (value 1), by version and name',
+    labelNames: ['version', 'name'],
+  }),
+  makeCounterProvider({
+    name: RULES_RELOADS_TOTAL,
+    help: 'Rule set changes, by where they came from (file, api) and outcome (applied, refused)',
+    labelNames: ['source', 'outcome'],
+  }),
+  makeCounterProvider({
+    name: TAIL_DROPPED_TOTAL,
+    help: 'Tail events not sent to a slow tail client (the pipeline never waits for one)',
+  }),
+  makeHistogramProvider({
+    name: OPERATION_DURATION,
+    help: 'Duration of operations marked @Timed, by operation',
+    labelNames: ['operation'],
+    buckets: LATENCY_BUCKETS,
+  }),
+  makeCounterProvider({
+    name: OPERATIONS_TOTAL,
+    help: 'Calls of operations marked @Counted, by operation and outcome (ok, error)',
+    labelNames: ['operation', 'outcome'],
   }),
 ];

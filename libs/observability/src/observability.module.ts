@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
@@ -8,6 +8,20 @@ import { LoggingInterceptor } from './logging.interceptor';
 import { metricProviders } from './metrics.providers';
 import { APP_NAME } from './observability.tokens';
 import { redactText } from './redact';
+import { activeTraceIds, startTracing } from './tracing/tracing';
+import type { TracingHandle } from './tracing/tracing';
+
+const TRACING = Symbol('TRACING');
+
+/** Flushes spans still buffered for export when the app closes. */
+@Injectable()
+class TracingShutdown implements OnApplicationShutdown {
+  constructor(@Inject(TRACING) private readonly tracing: TracingHandle) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.tracing.shutdown();
+  }
+}
 
 export interface ObservabilityOptions {
   /** The app's name: the `app` label of every metric and the `app` field of every log line. */
@@ -22,6 +36,8 @@ export interface ObservabilityOptions {
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityOptions): DynamicModule {
+    // Before any provider runs, so every span and log line can carry trace context.
+    const tracing = startTracing(options.app);
     return {
       module: ObservabilityModule,
       imports: [
@@ -35,6 +51,8 @@ export class ObservabilityModule {
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
               redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
               formatters: { level: (label: string) => ({ level: label }) },
+              // The W3C trace id of the work in hand is the correlation id of the log line.
+              mixin: () => activeTraceIds(),
               // Drivers put connection strings into their messages; no password reaches a log line.
               hooks: {
                 logMethod(args, method) {
@@ -57,6 +75,8 @@ export class ObservabilityModule {
       ],
       providers: [
         { provide: APP_NAME, useValue: options.app },
+        { provide: TRACING, useValue: tracing },
+        TracingShutdown,
         ...metricProviders,
         DataflowMetrics,
         { provide: APP_INTERCEPTOR, useClass: LoggingInterceptor },

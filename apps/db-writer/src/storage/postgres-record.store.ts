@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataRecord } from '@dataflow/contracts';
 import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import { Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { POSTGRES_POLICY } from './postgres.policy';
 import { DataRecordEntity } from './data-record.entity';
@@ -17,6 +18,7 @@ export class PostgresRecordStore implements RecordStore {
 
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
   @Resilient(POSTGRES_POLICY)
+  @Timed('postgres.store', { sink: 'postgres' })
   async store(records: DataRecord[]): Promise<StoreOutcome> {
     const rows = uniqueById(records);
     const result = await this.dataSource

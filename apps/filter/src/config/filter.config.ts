@@ -10,6 +10,15 @@ export const filterEnv = z
     FILTER_PORT: port(3002),
     /** Records with `randomValue` above this go to RabbitMQ, the others to the file sink. */
     FILTER_THRESHOLD: integer(90, -1, MAX_RANDOM_VALUE),
+    /** A JSON rule set (see routing/rule-set.ts) that replaces the threshold rule; reloaded on change. */
+    FILTER_RULES_FILE: z
+      .string()
+      .optional()
+      .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim())),
+    /** How often the rules file is checked for changes. */
+    FILTER_RULES_POLL_MS: integer(1_000, 100, 600_000),
+    /** Bearer token for `GET/PUT /rules` and `GET /tail`; required when NODE_ENV=production. */
+    FILTER_ADMIN_TOKEN: optionalSecret(),
     FILTER_OUTPUT_DIR: z.string().min(1).default('./data/filtered'),
     /** The file buffer is flushed at least this often (and when it holds FILTER_FLUSH_BYTES). */
     FILTER_FLUSH_INTERVAL_MS: integer(200, 1, 200),
@@ -33,6 +42,13 @@ export const filterEnv = z
   .superRefine((env, context) => {
     if (env.NODE_ENV === 'production' && env.INGEST_TOKEN === undefined) {
       context.addIssue({ code: 'custom', path: ['INGEST_TOKEN'], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.NODE_ENV === 'production' && env.FILTER_ADMIN_TOKEN === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['FILTER_ADMIN_TOKEN'],
+        message: 'is required when NODE_ENV=production',
+      });
     }
   });
 

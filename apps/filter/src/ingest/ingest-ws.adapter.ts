@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
+import { context } from '@opentelemetry/api';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isObservable, Observable } from 'rxjs';
@@ -11,6 +12,7 @@ import {
   WS_CLOSE_MESSAGE_TOO_BIG,
   WS_CLOSE_UNSUPPORTED_DATA,
 } from '@dataflow/contracts';
+import { extractTraceContext } from '@dataflow/observability';
 import { ConnectionRegistry } from './connection-registry.service';
 import { envelopeProblem } from './envelope';
 import { IngestRefusals } from './ingest-refusals.service';
@@ -91,8 +93,13 @@ export class IngestWsAdapter extends WsAdapter {
         return;
       }
       try {
-        const result = handler.callback((frame as { data: unknown[] }).data, RECORDS_EVENT);
-        if (isObservable(result) || result instanceof Promise) transform(result).subscribe({ error: () => undefined });
+        const envelope = frame as { data: unknown[]; traceparent?: string; tracestate?: string };
+        // The handler runs when its result is subscribed to (interceptors defer it), so both happen
+        // in the trace context the frame carried.
+        context.with(extractTraceContext(envelope), () => {
+          const result = handler.callback(envelope.data, RECORDS_EVENT);
+          if (isObservable(result) || result instanceof Promise) transform(result).subscribe({ error: () => undefined });
+        });
       } catch (error) {
         this.logger.error(`records handler failed: ${String(error)}`);
       }

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { context, SpanKind } from '@opentelemetry/api';
 import { DataRecord, validateRecord } from '@dataflow/contracts';
-import { DataflowMetrics } from '@dataflow/observability';
+import { contextWith, DataflowMetrics, startSpan } from '@dataflow/observability';
+import { FrameContext } from '../pipeline/frame-context';
 import { RecordPipeline } from '../pipeline/record-pipeline.service';
 import type { IngestConnection } from './ingest-connection';
 import { IngestRefusals } from './ingest-refusals.service';
@@ -14,8 +16,21 @@ export class IngestService {
     private readonly metrics: DataflowMetrics,
   ) {}
 
+  /**
+   * One frame's records. Runs in the trace context the frame carried (see IngestWsAdapter); the
+   * frame's span is a child of the sender's and ends when the frame's records are settled.
+   */
   receive(connection: IngestConnection, items: readonly unknown[]): void {
+    const receivedAt = performance.now();
+    const parent = context.active();
+    const span = startSpan('records receive', { kind: SpanKind.CONSUMER }, parent);
+    span.setAttribute('dataflow.frame.records', items.length);
+    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) =>
+      this.metrics.frameHandled(outcome, seconds),
+    );
     if (!connection.allows(items.length)) {
+      frame.hold();
+      frame.settle('refused');
       // Nothing of the frame is taken; the sender backs off and resends it.
       this.refusals.refuse(connection, {
         code: 'RATE_LIMITED',
@@ -39,6 +54,11 @@ export class IngestService {
     }
     this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
     this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
-    if (valid.length > 0) this.pipeline.accept(connection, valid);
+    if (valid.length > 0) {
+      this.pipeline.accept(connection, valid, frame);
+    } else {
+      frame.hold();
+      frame.settle('refused');
+    }
   }
 }

@@ -1,13 +1,16 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { context, SpanKind, type Link } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
-import { DataflowMetrics } from '@dataflow/observability';
+import { contextWith, DataflowMetrics, linkTo, startSpan } from '@dataflow/observability';
 import type { FilterConfig } from '../config/filter.config';
 import type { IngestConnection } from '../ingest/ingest-connection';
-import { RECORD_ROUTER } from '../routing/router.provider';
-import type { RecordRouter } from '../routing/record-router';
+import type { RouteDecision } from '../routing/record-router';
+import { RulesService } from '../routing/rules.service';
 import { FileSink } from '../sinks/file-sink.service';
 import { QueueSink } from '../sinks/queue-sink.service';
+import { TailService } from '../tail/tail.service';
+import type { FrameContext } from './frame-context';
 import { SourcePart, SourcePipeline } from './source-pipeline';
 import { splitBySource } from './split-by-source';
 
@@ -28,22 +31,30 @@ export class RecordPipeline implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
-    @Inject(RECORD_ROUTER) private readonly router: RecordRouter,
+    private readonly rules: RulesService,
     private readonly queue: QueueSink,
     private readonly file: FileSink,
     private readonly metrics: DataflowMetrics,
+    private readonly tail: TailService,
   ) {
     this.maxBatch = config.get('FILTER_MAX_BATCH', { infer: true });
     this.shutdownTimeoutMs = config.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000;
   }
 
-  /** Takes the valid records of one frame (any sources, any order). */
-  accept(connection: IngestConnection, records: readonly DataRecord[]): void {
+  /**
+   * Takes the valid records of one frame (any sources, any order) and routes them by the rule set
+   * in force now: a rule change applies from the next frame on, never inside one.
+   */
+  accept(connection: IngestConnection, records: readonly DataRecord[], frame: FrameContext): void {
     if (this.stopping) {
+      frame.hold();
+      frame.settle('failed');
       connection.fail('filter shutting down');
       return;
     }
-    for (const [source, part] of splitBySource(connection, records)) {
+    const router = this.rules.current;
+    for (const [source, part] of splitBySource(connection, records, router, frame)) {
+      frame.hold();
       let pipeline = this.pipelines.get(source);
       if (!pipeline) {
         pipeline = new SourcePipeline(source, (s, p) => this.handOff(s, p), this.maxBatch);
@@ -68,36 +79,75 @@ export class RecordPipeline implements BeforeApplicationShutdown {
   }
 
   private async handOff(source: string, part: SourcePart): Promise<void> {
+    const [first, ...others] = part.frames;
+    const links = others.map((frame) => linkTo(frame.context)).filter((link): link is Link => link !== undefined);
+    const parent = first?.context ?? context.active();
+    const span = startSpan('records hand-off', { kind: SpanKind.PRODUCER, links }, parent);
+    span.setAttribute('dataflow.source', source);
+    span.setAttribute('dataflow.records', part.records.length);
+    await context.with(contextWith(span, parent), () => this.routeAndHandOff(source, part));
+    span.end();
+  }
+
+  /** Runs inside the hand-off span: the queue sink carries its trace context into the AMQP headers. */
+  private async routeAndHandOff(source: string, part: SourcePart): Promise<void> {
     const toQueue: DataRecord[] = [];
     const toFile: DataRecord[] = [];
     const queueFloor = this.queue.lastHandedOn(source);
     const fileFloor = this.file.lastHandedOn(source);
+    const routed = new Map<RouteDecision, number>();
     let duplicates = 0;
-    let dropped = 0;
-    for (const record of part.records) {
-      const sinks = this.router.route(record);
-      if (sinks.length === 0) dropped++;
-      for (const sink of sinks) {
+    part.records.forEach((record, index) => {
+      const decision = part.decisions[index] as RouteDecision;
+      routed.set(decision, (routed.get(decision) ?? 0) + 1);
+      for (const sink of decision.sinks) {
         if (sink === 'queue') {
           if (record.seq > queueFloor) toQueue.push(record);
           else duplicates++;
         } else if (record.seq > fileFloor) toFile.push(record);
         else duplicates++;
       }
-    }
+    });
     try {
       await Promise.all([this.queue.publish(source, toQueue), this.file.append(source, toFile)]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn(`hand-off of ${part.records.length} records of ${source} failed: ${reason}`);
       this.metrics.recordsProcessed('handoff', 'failed', part.records.length);
+      for (const frame of part.frames) frame.settle('failed');
       part.connection.fail('sink unavailable');
       return;
+    }
+    let dropped = 0;
+    const versions = new Set<string>();
+    for (const [decision, count] of routed) {
+      this.metrics.routed(decision.route, decision.rule, decision.version, count);
+      versions.add(decision.version);
+      if (decision.route === 'drop') {
+        dropped += count;
+        this.metrics.droppedByRule(decision.reason ?? decision.rule, count);
+      }
     }
     this.metrics.recordsProcessed('route', 'queue', toQueue.length);
     this.metrics.recordsProcessed('route', 'file', toFile.length);
     this.metrics.recordsProcessed('route', 'duplicate', duplicates);
     this.metrics.recordsProcessed('route', 'dropped', dropped);
     part.connection.ack(source, part.ackSeqs);
+    for (const frame of part.frames) frame.settle('acked');
+    this.logger.debug(
+      {
+        source,
+        records: part.records.length,
+        firstSeq: part.records[0]?.seq,
+        lastSeq: part.records.at(-1)?.seq,
+        queue: toQueue.length,
+        file: toFile.length,
+        dropped,
+        duplicates,
+        rulesVersion: [...versions].join(','),
+      },
+      'records handed on',
+    );
+    if (this.tail.listening) this.tail.publish(part.records, part.decisions);
   }
 }

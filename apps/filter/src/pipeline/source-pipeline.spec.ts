@@ -1,6 +1,9 @@
 import type { DataRecord } from '@dataflow/contracts';
 import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RouteDecision } from '../routing/record-router';
 import { SourcePart, SourcePipeline } from './source-pipeline';
+
+const TO_FILE: RouteDecision = { rule: 'default', route: 'file', sinks: ['file'], version: 'test' };
 
 type FakeConnection = IngestConnection & { open: boolean; name: string };
 
@@ -13,7 +16,7 @@ function rec(seq: number): DataRecord {
 }
 
 function part(conn: IngestConnection, recordSeqs: number[], ackSeqs: number[] = recordSeqs): SourcePart {
-  return { connection: conn, records: recordSeqs.map(rec), ackSeqs };
+  return { connection: conn, records: recordSeqs.map(rec), decisions: recordSeqs.map(() => TO_FILE), ackSeqs, frames: [] };
 }
 
 interface Call {

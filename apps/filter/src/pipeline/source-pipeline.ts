@@ -1,12 +1,18 @@
 import type { DataRecord } from '@dataflow/contracts';
 import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RouteDecision } from '../routing/record-router';
+import type { FrameContext } from './frame-context';
 
 /** Records of one source from one frame, validated, ascending `seq`, no repeats. */
 export interface SourcePart {
   readonly connection: IngestConnection;
   readonly records: readonly DataRecord[];
+  /** The route of each record (same index), decided when its frame arrived. */
+  readonly decisions: readonly RouteDecision[];
   /** Every valid `seq` the frame carried for this source, repeats included: all are acknowledged. */
   readonly ackSeqs: readonly number[];
+  /** The frames the records came from (several once parts are coalesced); each is settled once. */
+  readonly frames: readonly FrameContext[];
 }
 
 export type HandOff = (source: string, part: SourcePart) => Promise<void>;
@@ -52,11 +58,14 @@ export class SourcePipeline {
 
   private async run(): Promise<void> {
     for (let part = this.takeBatch(); part; part = this.takeBatch()) {
-      if (!part.connection.open) continue;
+      if (!part.connection.open) {
+        for (const frame of part.frames) frame.settle('failed');
+        continue;
+      }
       try {
         await this.handOff(this.source, part);
       } catch (error) {
-        // A hand-off reports its own failures; this is the guard that keeps the loop alive.
+        // A hand-off reports and settles its own failures; this is the guard that keeps the loop alive.
         part.connection.fail(`hand-off failed: ${error instanceof Error ? error.message : 'unknown error'}`);
       }
     }
@@ -65,7 +74,9 @@ export class SourcePipeline {
   private takeBatch(): SourcePart | undefined {
     const first = this.parts.shift();
     if (!first) return undefined;
-    let merged: { records: DataRecord[]; ackSeqs: number[] } | undefined;
+    let merged:
+      | { records: DataRecord[]; decisions: RouteDecision[]; ackSeqs: number[]; frames: FrameContext[] }
+      | undefined;
     let count = first.records.length;
     while (this.parts.length > 0) {
       const next = this.parts[0] as SourcePart;
@@ -75,9 +86,16 @@ export class SourcePipeline {
       const tailSeq = (merged?.records ?? first.records).at(-1)?.seq ?? 0;
       if ((next.records[0]?.seq ?? 0) <= tailSeq) break;
       this.parts.shift();
-      merged ??= { records: [...first.records], ackSeqs: [...first.ackSeqs] };
+      merged ??= {
+        records: [...first.records],
+        decisions: [...first.decisions],
+        ackSeqs: [...first.ackSeqs],
+        frames: [...first.frames],
+      };
       merged.records.push(...next.records);
+      merged.decisions.push(...next.decisions);
       merged.ackSeqs.push(...next.ackSeqs);
+      merged.frames.push(...next.frames);
       count = merged.records.length;
     }
     return merged ? { connection: first.connection, ...merged } : first;

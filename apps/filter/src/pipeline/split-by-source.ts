@@ -1,9 +1,19 @@
 import type { DataRecord } from '@dataflow/contracts';
 import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RecordRouter } from '../routing/record-router';
+import type { FrameContext } from './frame-context';
 import type { SourcePart } from './source-pipeline';
 
-/** Groups a frame's records by source, each group ascending by `seq` and without repeats. */
-export function splitBySource(connection: IngestConnection, records: readonly DataRecord[]): Map<string, SourcePart> {
+/**
+ * Groups a frame's records by source, each group ascending by `seq` and without repeats, and
+ * routes every record with `router` (one rule set for the whole frame).
+ */
+export function splitBySource(
+  connection: IngestConnection,
+  records: readonly DataRecord[],
+  router: RecordRouter,
+  frame: FrameContext,
+): Map<string, SourcePart> {
   const groups = new Map<string, DataRecord[]>();
   for (const record of records) {
     const group = groups.get(record.source);
@@ -15,7 +25,8 @@ export function splitBySource(connection: IngestConnection, records: readonly Da
     const ackSeqs = group.map((r) => r.seq);
     const sorted = isAscending(group) ? group : [...group].sort((a, b) => a.seq - b.seq);
     const unique = sorted.filter((record, i) => i === 0 || record.seq !== (sorted[i - 1] as DataRecord).seq);
-    parts.set(source, { connection, records: unique, ackSeqs });
+    const decisions = unique.map((record) => router.route(record));
+    parts.set(source, { connection, records: unique, decisions, ackSeqs, frames: [frame] });
   }
   return parts;
 }

@@ -1,25 +1,22 @@
 import type { DataRecord } from '@dataflow/contracts';
 
 export type SinkName = 'queue' | 'file';
+export type RouteName = 'queue' | 'file' | 'both' | 'drop';
 
-/** Decides the sinks of a record; an empty list would drop it. */
-export interface RecordRouter {
+/** Where one record goes, and which rule of which rule set said so (shared, never mutated). */
+export interface RouteDecision {
+  readonly rule: string;
+  readonly route: RouteName;
+  /** Empty for `drop`. */
+  readonly sinks: readonly SinkName[];
+  /** Why records are dropped (route `drop` only). */
+  readonly reason?: string;
+  /** Version of the rule set that decided. */
   readonly version: string;
-  route(record: DataRecord): readonly SinkName[];
 }
 
-const QUEUE: readonly SinkName[] = ['queue'];
-const FILE: readonly SinkName[] = ['file'];
-
-/** The seed's rule (CONTRACT.md §2): `randomValue > threshold` → RabbitMQ, otherwise the file. */
-export class ThresholdRouter implements RecordRouter {
+/** Decides the route of each record. */
+export interface RecordRouter {
   readonly version: string;
-
-  constructor(readonly threshold: number) {
-    this.version = `threshold-${threshold}`;
-  }
-
-  route(record: DataRecord): readonly SinkName[] {
-    return record.randomValue > this.threshold ? QUEUE : FILE;
-  }
+  route(record: DataRecord): RouteDecision;
 }

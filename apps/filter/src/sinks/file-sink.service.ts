@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataRecord, hourFileName } from '@dataflow/contracts';
-import { DataflowMetrics } from '@dataflow/observability';
+import { Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
@@ -62,7 +62,6 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
-    private readonly metrics: DataflowMetrics,
   ) {
     this.dir = config.get('FILTER_OUTPUT_DIR', { infer: true });
     this.intervalMs = config.get('FILTER_FLUSH_INTERVAL_MS', { infer: true });
@@ -142,17 +141,14 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   private async write(batch: PendingBatch): Promise<void> {
     if (batch.waiters.length === 0) return;
-    const stopTimer = this.metrics.startSinkWrite('file');
     try {
       await this.writeChunks(batch.chunks);
     } catch (error) {
-      stopTimer();
       const failure = error instanceof Error ? error : new Error(String(error));
       this.logger.error(`file sink flush failed: ${failure.message}`);
       for (const waiter of batch.waiters) waiter.reject(failure);
       return;
     }
-    stopTimer();
     for (const [source, seq] of batch.handedOn) this.handedOn.set(source, seq);
     for (const waiter of batch.waiters) waiter.resolve();
     await this.saveCheckpoint();
@@ -160,6 +156,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   /** All or nothing across files; the breaker counts failures and fails fast while open. */
   @Resilient(FILESYSTEM_POLICY)
+  @Timed('file.write', { sink: 'file' })
   private async writeChunks(chunks: Map<string, string[]>): Promise<void> {
     const written: Array<[SinkFile, FileHandle, number]> = [];
     try {

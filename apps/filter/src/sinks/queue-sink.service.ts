@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
-import { DataflowMetrics } from '@dataflow/observability';
+import { injectTraceContext, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
 
 export const RABBITMQ_POLICY = 'rabbitmq';
@@ -19,7 +19,6 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
 
   constructor(
     private readonly client: RecordsRmqClient,
-    private readonly metrics: DataflowMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -43,18 +42,15 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
   async publish(source: string, records: readonly DataRecord[]): Promise<void> {
     const last = records[records.length - 1];
     if (!last) return;
-    const stopTimer = this.metrics.startSinkWrite('rabbitmq');
-    try {
-      await this.confirmedPublish(records);
-    } finally {
-      stopTimer();
-    }
+    await this.confirmedPublish(records);
     this.handedOn.set(source, Math.max(last.seq, this.lastHandedOn(source)));
   }
 
   /** One message, confirmed by the broker; the breaker counts failures and fails fast while open. */
   @Resilient(RABBITMQ_POLICY)
+  @Timed('rabbitmq.publish', { sink: 'rabbitmq' })
   private confirmedPublish(records: readonly DataRecord[]): Promise<void> {
-    return this.client.publishRecords(records);
+    // The hand-off's trace context travels in the message headers to the writers.
+    return this.client.publishRecords(records, injectTraceContext());
   }
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
 import WebSocket from 'ws';
@@ -10,7 +11,7 @@ import {
   RECORDS_EVENT,
   WS_CLOSE_NORMAL,
 } from '@dataflow/contracts';
-import { DataflowMetrics } from '@dataflow/observability';
+import { contextWith, DataflowMetrics, injectTraceContext, startSpan } from '@dataflow/observability';
 import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
 import type { GeneratorConfig } from '../config/generator.config';
 import { FrameTracker, SentFrame } from './frame-tracker';
@@ -102,7 +103,26 @@ export class FilterLink implements OnApplicationShutdown {
       if (records.length === 0) continue;
       const frame = new SentFrame(records.map((r) => r.seq));
       this.frames.track(frame);
-      this.unsent.push({ payload: JSON.stringify({ event: RECORDS_EVENT, data: records }), epoch: this.epoch });
+      // Each frame starts a trace; its W3C context rides in the envelope to the filter and on.
+      const span = startSpan('records send', { kind: SpanKind.PRODUCER });
+      span.setAttribute('dataflow.source', this.source);
+      span.setAttribute('dataflow.records', records.length);
+      const traced = contextWith(span);
+      const payload = JSON.stringify({ event: RECORDS_EVENT, data: records, ...injectTraceContext(traced) });
+      this.unsent.push({ payload, epoch: this.epoch });
+      context.with(traced, () =>
+        this.logger.debug(
+          { source: this.source, firstSeq: records[0]?.seq, lastSeq: records.at(-1)?.seq, records: records.length },
+          'frame queued for the filter',
+        ),
+      );
+      frame.done.then(
+        () => span.end(),
+        (error: unknown) => {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+          span.end();
+        },
+      );
       void this.deliver(frame, this.epoch);
     }
   }

@@ -3,6 +3,7 @@ import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model, mongo } from 'mongoose';
 import { DataRecord, NestingTail, planNesting } from '@dataflow/contracts';
 import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import { Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { MONGODB_POLICY } from './mongodb.policy';
 import { DATA_DOCUMENT_MODEL, DataDocument, documentId } from './data-document.schema';
@@ -42,6 +43,7 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
 
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
   @Resilient(MONGODB_POLICY)
+  @Timed('mongodb.store', { sink: 'mongodb' })
   async store(records: DataRecord[]): Promise<StoreOutcome> {
     let stored = 0;
     let duplicates = 0;

@@ -1,0 +1,105 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import type { DataRecord } from '@dataflow/contracts';
+import { DataflowMetrics } from '@dataflow/observability';
+import type { RouteDecision } from '../routing/record-router';
+
+/** What a tail client receives per record (`event: record`). */
+export interface TailEvent extends DataRecord {
+  readonly route: RouteDecision['route'];
+  readonly rule: string;
+  readonly rulesVersion: string;
+}
+
+interface Subscriber {
+  readonly response: ServerResponse;
+  /** Events skipped since the client last kept up; reported to it as `event: dropped`. */
+  skipped: number;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * The live stream of handed-on records for `GET /tail` (Server-Sent Events). It observes, it never
+ * holds the pipeline back: while a client's socket buffer is full its events are skipped and
+ * counted, and the client is told how many with an `event: dropped` once it drains. With no client
+ * connected the pipeline does not build events at all.
+ */
+@Injectable()
+export class TailService implements OnApplicationShutdown {
+  private readonly logger = new Logger(TailService.name);
+  private readonly subscribers = new Set<Subscriber>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly metrics: DataflowMetrics) {}
+
+  get listening(): boolean {
+    return this.subscribers.size > 0;
+  }
+
+  subscribe(response: ServerResponse): void {
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    response.write(': dataflow tail\n\n');
+    const subscriber: Subscriber = { response, skipped: 0 };
+    this.subscribers.add(subscriber);
+    response.on('drain', () => this.reportSkipped(subscriber));
+    response.on('close', () => {
+      this.subscribers.delete(subscriber);
+      if (this.subscribers.size === 0) this.stopHeartbeat();
+    });
+    this.heartbeat ??= setInterval(() => this.broadcast(': keep-alive\n\n', 0), HEARTBEAT_MS).unref();
+    this.logger.log(`tail client connected (${this.subscribers.size} now)`);
+  }
+
+  publish(records: readonly DataRecord[], decisions: readonly RouteDecision[]): void {
+    let chunk = '';
+    records.forEach((record, index) => {
+      const decision = decisions[index] as RouteDecision;
+      const event: TailEvent = {
+        source: record.source,
+        seq: record.seq,
+        timestamp: record.timestamp,
+        randomValue: record.randomValue,
+        hashValue: record.hashValue,
+        route: decision.route,
+        rule: decision.rule,
+        rulesVersion: decision.version,
+      };
+      chunk += `event: record\ndata: ${JSON.stringify(event)}\n\n`;
+    });
+    this.broadcast(chunk, records.length);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopHeartbeat();
+    for (const subscriber of this.subscribers) subscriber.response.end();
+    this.subscribers.clear();
+  }
+
+  private broadcast(chunk: string, events: number): void {
+    for (const subscriber of this.subscribers) {
+      if (subscriber.response.writableNeedDrain) {
+        subscriber.skipped += events;
+        this.metrics.tailDropped(events);
+        continue;
+      }
+      subscriber.response.write(chunk);
+    }
+  }
+
+  private reportSkipped(subscriber: Subscriber): void {
+    if (subscriber.skipped === 0) return;
+    subscriber.response.write(`event: dropped\ndata: ${JSON.stringify({ count: subscriber.skipped })}\n\n`);
+    subscriber.skipped = 0;
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+}
