@@ -145,6 +145,8 @@ export class RecordPipeline implements BeforeApplicationShutdown {
         dropped,
         duplicates,
         rulesVersion: [...versions].join(','),
+        // Frames coalesced into this hand-off: their traces link to this one.
+        ...(part.frames.length > 1 && { frameTraceIds: part.frames.map((f) => f.span.spanContext().traceId) }),
       },
       'records handed on',
     );
