@@ -1,15 +1,48 @@
 #!/usr/bin/env bash
-# Static checks of everything under deploy/ plus docker-compose.yml. Needs no Docker engine and
-# no cluster. Installs helm and promtool with `go install` when they are missing (Go must be
-# at /usr/local/go/bin or on PATH; the first build takes several minutes on 2 cores).
+# Static checks of everything under deploy/ plus docker-compose.yml. Needs Go (>= 1.24, at
+# /usr/local/go/bin or on PATH) and no Docker engine or cluster.
 #
-#   deploy/validate.sh
+#   deploy/validate.sh                 Helm chart and compose always; Prometheus rules and the
+#                                      dashboard's PromQL when promtool is already installed
+#   deploy/validate.sh --promtool      also install promtool if missing, and run its checks
+#   deploy/validate.sh --no-promtool   skip the promtool checks even when promtool is installed
+#
+# VALIDATE_PROMTOOL=auto|always|never does the same as the flags (auto is the default).
+#
+# helm is installed with `go install` when missing (a few minutes the first time on 2 cores);
+# promtool takes several times longer to build, hence the auto mode. The Helm output is checked
+# by deploy/tools/manifestcheck (objects decoded strictly into the Kubernetes API types, plus the
+# chart's own rules) and docker-compose.yml by deploy/tools/composecheck (compose-go, the library
+# behind `docker compose config`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export HOME="${HOME:-/root}"
-export PATH="${PATH}:/usr/local/go/bin:${HOME}/go/bin"
+export PATH="${PATH}:/usr/local/go/bin"
+
+PROMTOOL_MODE="${VALIDATE_PROMTOOL:-auto}"
+for arg in "$@"; do
+  case "$arg" in
+    --promtool) PROMTOOL_MODE=always ;;
+    --no-promtool) PROMTOOL_MODE=never ;;
+    -h | --help)
+      sed -n '2,16s/^# \{0,1\}//p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "usage: $0 [--promtool | --no-promtool]" >&2
+      exit 2
+      ;;
+  esac
+done
+case "$PROMTOOL_MODE" in
+  auto | always | never) ;;
+  *)
+    echo "VALIDATE_PROMTOOL must be auto, always or never (got '$PROMTOOL_MODE')" >&2
+    exit 2
+    ;;
+esac
 
 HELM_MODULE=helm.sh/helm/v3/cmd/helm@v3.22.0
 PROMTOOL_MODULE=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
@@ -17,88 +50,152 @@ PROMTOOL_MODULE=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 KUBE_VERSION=1.30.0
 CHART=deploy/helm/dataflow
 
-step() { echo "[validate] $*"; }
+START=$SECONDS
+step() { echo "[validate] $(printf '%4ds' $((SECONDS - START))) $*"; }
 fail() {
   echo "[validate] FAILED: $*" >&2
   exit 1
 }
 
+command -v go >/dev/null 2>&1 || fail "Go is required (/usr/local/go/bin or PATH)"
+GO_BIN="$(go env GOBIN)"
+[ -n "$GO_BIN" ] || GO_BIN="$(go env GOPATH)/bin"
+export PATH="${PATH}:${GO_BIN}"
+
 ensure_tool() { # ensure_tool NAME GO_MODULE
   command -v "$1" >/dev/null 2>&1 && return
-  command -v go >/dev/null 2>&1 || fail "$1 is missing and Go is not installed to build it"
-  step "installing $1 ($2)"
-  go install "$2"
+  step "installing $1 ($2) into $GO_BIN"
+  go install "$2" || fail "go install $2"
 }
-
-ensure_tool helm "$HELM_MODULE"
-ensure_tool promtool "$PROMTOOL_MODULE"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
+ensure_tool helm "$HELM_MODULE"
+step "building deploy/tools (manifestcheck, composecheck)"
+go -C deploy/tools build -buildvcs=false -o "$TMP/" ./manifestcheck ./composecheck || fail "building deploy/tools"
+
+render() { # render OUT [helm template args...]
+  local out="$1"
+  shift
+  helm template check "$CHART" --kube-version "$KUBE_VERSION" "$@" >"$out" 2>&1
+}
+
 # ------------------------------------------------------------------ Helm chart
-step "helm lint (ci values, --strict)"
+step "helm lint --strict, helm template and manifestcheck for each ci/*-values.yaml"
 for values in "$CHART"/ci/*-values.yaml; do
-  helm lint "$CHART" --strict --kube-version "$KUBE_VERSION" -f "$values" >/dev/null ||
-    fail "helm lint with $values"
-  helm template check "$CHART" --kube-version "$KUBE_VERSION" -f "$values" >"$TMP/$(basename "$values").out" ||
-    fail "helm template with $values"
+  name="$(basename "$values" -values.yaml)"
+  case "$name" in
+    default) expect=() ;;
+    existing-secret) expect=(-servicemonitor -existing-secret dataflow-connections) ;;
+    rules-tracing) expect=(-rules -tracing -rules-out "$TMP/ci-rules.json") ;;
+    *) fail "$values: add its expectations to deploy/validate.sh" ;;
+  esac
+  helm lint "$CHART" --strict --kube-version "$KUBE_VERSION" -f "$values" >"$TMP/lint.out" 2>&1 ||
+    fail "helm lint with $values: $(cat "$TMP/lint.out")"
+  render "$TMP/$name.yaml" -f "$values" || fail "helm template with $values: $(cat "$TMP/$name.yaml")"
+  "$TMP/manifestcheck" "${expect[@]}" <"$TMP/$name.yaml" || fail "rendered manifests with $values"
+  echo "           $name: $(grep -c '^kind:' "$TMP/$name.yaml") objects"
 done
 
-step "schema refuses defaults without connection strings"
-if helm template check "$CHART" --kube-version "$KUBE_VERSION" >"$TMP/defaults.out" 2>&1; then
-  fail "the chart rendered with empty secrets and no existingSecret"
+step "the example rule set deploy/rules/rules.json passes the schema and is mounted"
+# JSON is YAML: wrap the rule set as a values file.
+{
+  printf 'apps:\n  filter:\n    rules: '
+  tr -d '\n' <deploy/rules/rules.json
+  printf '\n'
+} >"$TMP/example-rules-values.yaml"
+render "$TMP/example-rules.yaml" -f "$CHART/ci/default-values.yaml" -f "$TMP/example-rules-values.yaml" ||
+  fail "deploy/rules/rules.json: $(cat "$TMP/example-rules.yaml")"
+"$TMP/manifestcheck" -rules <"$TMP/example-rules.yaml" || fail "manifests with deploy/rules/rules.json"
+
+# The values schema mirrors the filter's rule-set checks; the filter's own parser has the last word.
+RULE_SET_TS=apps/filter/src/routing/rule-set.ts
+if [ -f "$RULE_SET_TS" ] && [ -d node_modules/ts-node ] && [ -d node_modules/tsconfig-paths ]; then
+  step "the filter's rule-set parser accepts deploy/rules/rules.json and the rendered ci rule set"
+  node -r ts-node/register/transpile-only -r tsconfig-paths/register -e '
+    const fs = require("fs");
+    const { parseRuleSet } = require(process.argv[1]);
+    for (const file of process.argv.slice(2)) parseRuleSet(fs.readFileSync(file, "utf8"));
+  ' "./$RULE_SET_TS" deploy/rules/rules.json "$TMP/ci-rules.json" || fail "the filter refuses a rule set"
+else
+  step "SKIPPED the filter's rule-set parser (run npm ci first)"
 fi
-grep -q "/secrets/RABBITMQ_URL" "$TMP/defaults.out" || fail "unexpected schema error: $(cat "$TMP/defaults.out")"
 
-step "schema refuses a second generator replica"
-if helm template check "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/default-values.yaml" \
-  --set apps.generator.replicas=2 >/dev/null 2>&1; then
-  fail "apps.generator.replicas=2 was accepted"
-fi
-
-step "existingSecret renders no Secret and references the named one"
-out="$TMP/existing-secret-values.yaml.out"
-! grep -q "^kind: Secret" "$out" || fail "a Secret was rendered although existingSecret is set"
-grep -q "name: dataflow-connections" "$out" || fail "Deployments do not reference existingSecret"
-grep -q "^kind: ServiceMonitor" "$out" || fail "ServiceMonitor not rendered"
-
-# ------------------------------------------------------------------ Prometheus
-step "promtool check config / rules / test rules"
-# The config names the rule file by its in-container path; check a copy pointing at the repo's.
-sed "s#/etc/prometheus/alerts.yml#$ROOT/deploy/prometheus/alerts.yml#" deploy/prometheus/prometheus.yml >"$TMP/prometheus.yml"
-promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
-promtool check rules deploy/prometheus/alerts.yml >/dev/null || fail "promtool check rules"
-promtool test rules deploy/prometheus/alerts.test.yml >/dev/null || fail "promtool test rules"
+refused() { # refused DESCRIPTION EXPECTED_ERROR_TEXT [helm template args...]
+  local what="$1" expected="$2"
+  shift 2
+  if render "$TMP/refused.out" "$@"; then
+    fail "the schema accepted $what"
+  fi
+  grep -q -- "$expected" "$TMP/refused.out" || fail "$what: unexpected error: $(cat "$TMP/refused.out")"
+}
+step "the values schema refuses invalid settings"
+refused "the defaults (empty connection strings, no existingSecret)" "/secrets/RABBITMQ_URL"
+refused "production without FILTER_ADMIN_TOKEN" "FILTER_ADMIN_TOKEN" \
+  -f "$CHART/ci/default-values.yaml" --set secrets.FILTER_ADMIN_TOKEN=
+refused "a second generator replica" "replicas" -f "$CHART/ci/default-values.yaml" --set apps.generator.replicas=2
+refused "a rolling update of the filter" "strategy" -f "$CHART/ci/default-values.yaml" \
+  --set apps.filter.strategy.type=RollingUpdate
+refused "autoscaling of the mongo-writer" "autoscaling" -f "$CHART/ci/default-values.yaml" \
+  --set apps.mongo-writer.autoscaling.enabled=true
+refused "a drop rule without a reason" "reason" -f "$CHART/ci/default-values.yaml" \
+  --set-json 'apps.filter.rules={"rules":[{"name":"r","when":{"field":"seq","op":"gt","value":1},"route":"drop"}],"default":"file"}'
+refused "an unknown rule operator" "op" -f "$CHART/ci/default-values.yaml" \
+  --set-json 'apps.filter.rules={"rules":[{"name":"r","when":{"field":"seq","op":"between","value":1},"route":"file"}],"default":"file"}'
+refused "drop as the default route" "default" -f "$CHART/ci/default-values.yaml" \
+  --set-json 'apps.filter.rules={"rules":[],"default":"drop"}'
+refused "an unknown sampler" "sampler" -f "$CHART/ci/default-values.yaml" \
+  --set tracing.otlpEndpoint=http://collector:4318 --set tracing.sampler=sometimes
 
 # ------------------------------------------------------------------ Grafana
-step "dashboard JSON parses and every panel query is valid PromQL"
-# shellcheck disable=SC2016 # the ${...} belong to the JavaScript template literal
+step "dashboard JSON: parses, unique panel ids, no overlapping panels, every panel has a query"
+# shellcheck disable=SC2016 # the ${...} belong to the JavaScript template literals
 node -e '
   const fs = require("fs");
   const d = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-  const exprs = d.panels.flatMap((p) => (p.targets || []).map((t) => t.expr));
   const ids = d.panels.map((p) => p.id);
   if (new Set(ids).size !== ids.length) throw new Error("duplicate panel ids");
+  const cells = new Map();
+  for (const p of d.panels) {
+    const g = p.gridPos;
+    if (g.x + g.w > 24) throw new Error(`panel ${p.id} is wider than the grid`);
+    if (p.type !== "row" && !(p.targets || []).some((t) => t.expr)) throw new Error(`panel ${p.id} has no query`);
+    for (let x = g.x; x < g.x + g.w; x++)
+      for (let y = g.y; y < g.y + g.h; y++) {
+        const key = `${x},${y}`;
+        if (cells.has(key)) throw new Error(`panels ${cells.get(key)} and ${p.id} overlap`);
+        cells.set(key, p.id);
+      }
+  }
   // A rule file is YAML, and JSON strings are valid YAML scalars.
+  const exprs = d.panels.flatMap((p) => (p.targets || []).map((t) => t.expr));
   const rules = exprs.map((e, i) => `      - record: dashboard:expr${i}\n        expr: ${JSON.stringify(e)}`);
   fs.writeFileSync(process.argv[2], "groups:\n  - name: dashboard\n    rules:\n" + rules.join("\n") + "\n");
-' deploy/grafana/dashboards/dataflow.json "$TMP/dashboard-rules.yml"
-promtool check rules "$TMP/dashboard-rules.yml" >/dev/null || fail "a dashboard query is not valid PromQL"
+' deploy/grafana/dashboards/dataflow.json "$TMP/dashboard-rules.yml" || fail "dashboard JSON"
+
+# ------------------------------------------------------------------ Prometheus
+if [ "$PROMTOOL_MODE" = always ]; then
+  ensure_tool promtool "$PROMTOOL_MODULE"
+fi
+if [ "$PROMTOOL_MODE" != never ] && command -v promtool >/dev/null 2>&1; then
+  step "promtool check config / check rules / test rules; dashboard queries are valid PromQL"
+  # The config names the rule file by its in-container path; check a copy pointing at the repo's.
+  sed "s#/etc/prometheus/alerts.yml#$ROOT/deploy/prometheus/alerts.yml#" deploy/prometheus/prometheus.yml >"$TMP/prometheus.yml"
+  promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool check config"
+  promtool check rules deploy/prometheus/alerts.yml >/dev/null || fail "promtool check rules"
+  promtool test rules deploy/prometheus/alerts.test.yml >/dev/null || fail "promtool test rules"
+  promtool check rules "$TMP/dashboard-rules.yml" >/dev/null || fail "a dashboard query is not valid PromQL"
+else
+  step "SKIPPED promtool checks (promtool not installed or --no-promtool; run with --promtool)"
+fi
 
 # ------------------------------------------------------------------ compose
+step "docker-compose.yml: compose-go validation and assertions"
+"$TMP/composecheck" docker-compose.yml || fail "docker-compose.yml"
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config -q"
   docker compose config -q || fail "docker compose config"
-else
-  step "docker compose plugin not installed: checking docker-compose.yml is well-formed YAML only"
-  # Without the plugin there is no compose-aware validator here; at least parse the YAML.
-  if python3 -c "import yaml" 2>/dev/null; then
-    python3 -c "import sys, yaml; yaml.safe_load(open(sys.argv[1]))" docker-compose.yml ||
-      fail "docker-compose.yml is not valid YAML"
-  else
-    step "python3 yaml module missing: compose file not checked"
-  fi
 fi
 
 step "all checks passed"

@@ -123,6 +123,31 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
     expect((await stores.mongoIds(source)).sort()).toEqual(idsBefore);
   });
 
+  it('stores a record that arrives after later ones (a replayed dead letter) once, in both stores', async () => {
+    const source = freshSource('late');
+    const records = Array.from({ length: 10 }, (_, i) => highOrLow(source, i + 1, i !== 4));
+    const [late, ...rest] = [records[5] as DataRecord, ...records.filter((r) => r.seq !== 6)];
+    await rabbit.publishRecords(rest);
+    await waitFor(
+      async () => flatten(await stores.mongoDocuments(source)).length === 9,
+      60_000,
+      'nine records in MongoDB',
+    );
+    await rabbit.publishRecords(late);
+    await rabbit.publishRecords(records.slice(0, 3)); // a plain redelivery: stays a duplicate
+    await waitFor(
+      async () => flatten(await stores.mongoDocuments(source)).length >= 10,
+      60_000,
+      'the late record in MongoDB',
+    );
+    await sleep(500);
+    const flat = flatten(await stores.mongoDocuments(source)).sort((a, b) => a.seq - b.seq);
+    expect(flat).toEqual(records);
+    expect(await stores.postgresRows(source)).toEqual(records);
+    const documents = await stores.mongoDocuments(source);
+    expect(documents.find((d) => d.seq === 6)).toEqual({ ...late, nestedRecords: [] });
+  });
+
   it('continues a run across a mongo-writer restart', async () => {
     const source = freshSource('restart');
     const records = Array.from({ length: 30 }, (_, i) => highOrLow(source, i + 1, i !== 10));

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model, mongo } from 'mongoose';
 import { DataRecord, NestingTail, planNesting } from '@dataflow/contracts';
@@ -31,6 +31,7 @@ interface TailDocument extends NestingTail {
 @Injectable()
 export class MongoRecordStore implements RecordStore, OnModuleInit {
   readonly sink = 'mongodb';
+  private readonly logger = new Logger(MongoRecordStore.name);
 
   constructor(
     @InjectModel(DATA_DOCUMENT_MODEL) private readonly documents: Model<DataDocument>,
@@ -64,6 +65,24 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
       for (const document of plan.newDocuments) {
         operations.push({ insertOne: { document: { _id: documentId(source, document.seq), ...document } } });
       }
+      // At or below the tail: normally a redelivery of what is stored. A record that is not there
+      // (a dead-lettered message replayed after later records were stored) is stored late, as its
+      // own document: never dropped, though the nesting cannot be applied after the fact.
+      // (Repeats of records of this very batch, above the tail, are in the plan already.)
+      const older = plan.duplicates.filter((r) => r.seq <= (tail?.lastSeq ?? 0));
+      const late = older.length > 0 ? await this.missing(source, older) : [];
+      for (const record of late) {
+        operations.push({
+          insertOne: { document: { _id: documentId(source, record.seq), ...record, nestedRecords: [] } },
+        });
+      }
+      if (late.length > 0) {
+        this.logger.warn(
+          `stored ${late.length} late records of ${source} (seqs ${late[0]?.seq}..${late.at(-1)?.seq}) as their own documents: they arrived after later records, so they are not nested`,
+        );
+      }
+      duplicates -= late.length;
+      stored += late.length;
       await this.writeInOrder(operations);
       if (plan.tail && plan.tail.lastSeq > (tail?.lastSeq ?? 0)) {
         const { lastSeq, lastHash, headSeq } = plan.tail;
@@ -102,6 +121,25 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
         from += failed + 1;
       }
     }
+  }
+
+  /** Those of `records` (one source) that no document holds, as head or nested. */
+  private async missing(source: string, records: readonly DataRecord[]): Promise<DataRecord[]> {
+    const seqs = records.map((r) => r.seq);
+    const found = await this.collection
+      .find(
+        { source, $or: [{ seq: { $in: seqs } }, { 'nestedRecords.seq': { $in: seqs } }] },
+        { projection: { seq: 1, 'nestedRecords.seq': 1 } },
+      )
+      .toArray();
+    const present = new Set<number>();
+    for (const document of found) {
+      present.add(document.seq);
+      for (const nested of document.nestedRecords) present.add(nested.seq);
+    }
+    const unique = new Map<number, DataRecord>();
+    for (const record of records) if (!present.has(record.seq)) unique.set(record.seq, record);
+    return [...unique.values()].sort((a, b) => a.seq - b.seq);
   }
 
   /** The model's driver collection, typed with our document (Mongoose types it as `Document`). */

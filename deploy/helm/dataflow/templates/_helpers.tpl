@@ -69,7 +69,31 @@ The environment variable holding each app's HTTP port (CONTRACT.md §7).
 The Secret keys each app reads, and nothing more (least privilege). Comma-separated.
 */}}
 {{- define "dataflow.secretKeys" -}}
-{{- get (dict "generator" "INGEST_TOKEN" "filter" "RABBITMQ_URL,INGEST_TOKEN" "db-writer" "RABBITMQ_URL,DATABASE_URL" "mongo-writer" "RABBITMQ_URL,MONGODB_URL") . }}
+{{- get (dict "generator" "INGEST_TOKEN" "filter" "RABBITMQ_URL,INGEST_TOKEN,FILTER_ADMIN_TOKEN" "db-writer" "RABBITMQ_URL,DATABASE_URL" "mongo-writer" "RABBITMQ_URL,MONGODB_URL") . }}
+{{- end }}
+
+{{/*
+Secret keys an app can run without outside production (NODE_ENV): the tokens.
+*/}}
+{{- define "dataflow.optionalSecretKeys" -}}
+INGEST_TOKEN,FILTER_ADMIN_TOKEN
+{{- end }}
+
+{{/*
+Where the filter's rule set is mounted. A directory mount (never subPath), so the kubelet's
+in-place ConfigMap updates reach the running filter.
+*/}}
+{{- define "dataflow.rulesDir" -}}
+/etc/dataflow/rules
+{{- end }}
+
+{{/*
+Whether the filter runs with a rule set from values (apps.filter.rules not empty).
+Renders "true" or nothing.
+*/}}
+{{- define "dataflow.hasRules" -}}
+{{- $filter := index .Values.apps "filter" }}
+{{- if and $filter.enabled (not (empty ($filter.rules | default dict))) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -120,14 +144,23 @@ The URL the generator connects to: set explicitly, or this release's filter Serv
 {{- end }}
 
 {{/*
-One app's non-secret environment: the shared `config`, the app's `config` over it, then the
-values the chart derives (port, data directory, service name, filter URL). Renders YAML
+One app's non-secret environment: the tracing variables (when tracing.otlpEndpoint is set), the
+shared `config` over them, the app's `config` over that, then the values the chart derives (port,
+data directory, rules file, filter URL). Renders YAML
 key: "value" lines; null values are left out so the app applies its own default.
 Call with (dict "root" $ "app" $name "values" $app).
 */}}
 {{- define "dataflow.appConfig" -}}
-{{- $env := dict "OTEL_SERVICE_NAME" .app }}
-{{- $env = merge (deepCopy (.values.config | default dict)) $env (deepCopy .root.Values.config) }}
+{{- $env := dict }}
+{{- with .root.Values.tracing }}
+{{- if .otlpEndpoint }}
+{{- $env = dict "OTEL_EXPORTER_OTLP_ENDPOINT" .otlpEndpoint "OTEL_SERVICE_NAME" $.app "OTEL_TRACES_SAMPLER" .sampler "OTEL_TRACES_SAMPLER_ARG" .samplerArg }}
+{{- end }}
+{{- end }}
+{{- $env = merge (deepCopy (.values.config | default dict)) (deepCopy .root.Values.config) $env }}
+{{- if and (eq .app "filter") (include "dataflow.hasRules" .root) }}
+{{- $_ := set $env "FILTER_RULES_FILE" (printf "%s/rules.json" (include "dataflow.rulesDir" .root)) }}
+{{- end }}
 {{- $_ := set $env (include "dataflow.portEnv" .app) .values.port }}
 {{- with .values.persistence }}
 {{- $_ := set $env (include "dataflow.persistenceEnv" $.app) .mountPath }}
