@@ -18,7 +18,14 @@ export const RECORDS_EVENT = 'records';
 export const ACK_EVENT = 'ack';
 export const ERROR_EVENT = 'error';
 
-export type IngestErrorCode = 'INVALID_JSON' | 'INVALID_ENVELOPE' | 'INVALID_RECORD' | 'HASH_MISMATCH' | 'RATE_LIMITED';
+export const INGEST_ERROR_CODES = [
+  'INVALID_JSON',
+  'INVALID_ENVELOPE',
+  'INVALID_RECORD',
+  'HASH_MISMATCH',
+  'RATE_LIMITED',
+] as const;
+export type IngestErrorCode = (typeof INGEST_ERROR_CODES)[number];
 
 export interface RecordsFrame {
   readonly event: typeof RECORDS_EVENT;

@@ -71,7 +71,12 @@ export class AcknowledgeInterceptor implements NestInterceptor {
     try {
       channel.ack(message);
       this.logger.debug(
-        { source: records[0]?.source, firstSeq: records[0]?.seq, lastSeq: records.at(-1)?.seq, records: records.length },
+        {
+          source: records[0]?.source,
+          firstSeq: records[0]?.seq,
+          lastSeq: records.at(-1)?.seq,
+          records: records.length,
+        },
         'records stored and acknowledged',
       );
     } catch {

@@ -5,15 +5,17 @@ export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 /** Records one message may hold; the filter's FILTER_MAX_BATCH is bounded by it. */
 export const MAX_RECORDS_PER_MESSAGE = 10_000;
 
-export type DecodeFailureReason =
-  | 'too_large'
-  | 'invalid_json'
-  | 'not_a_nest_packet'
-  | 'unknown_pattern'
-  | 'empty_batch'
-  | 'too_many_records'
-  | 'invalid_record'
-  | 'hash_mismatch';
+export const DECODE_FAILURE_REASONS = [
+  'too_large',
+  'invalid_json',
+  'not_a_nest_packet',
+  'unknown_pattern',
+  'empty_batch',
+  'too_many_records',
+  'invalid_record',
+  'hash_mismatch',
+] as const;
+export type DecodeFailureReason = (typeof DECODE_FAILURE_REASONS)[number];
 
 export type DecodedMessage =
   | { readonly ok: true; readonly records: DataRecord[] }

@@ -4,6 +4,7 @@ import { DataflowMetrics, READINESS } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import { RecordWriter, type RecordStore } from './record-writer';
 import { RecordsRmqServer } from './records-rmq.server';
+import { DECODE_FAILURE_REASONS } from './records-message.codec';
 import { RECORD_STORE, WriterReadiness } from './writer-readiness';
 
 /** What distinguishes one writer from the other, read from its validated configuration. */
@@ -35,13 +36,15 @@ export function writerProviders<Config extends Record<string, unknown>>(
     {
       provide: RecordsRmqServer,
       inject: [WRITER_SETTINGS, DataflowMetrics],
-      useFactory: (s: WriterSettings, metrics: DataflowMetrics) =>
-        new RecordsRmqServer({
+      useFactory: (s: WriterSettings, metrics: DataflowMetrics) => {
+        metrics.declareRejections([...DECODE_FAILURE_REASONS, 'store_refused']);
+        return new RecordsRmqServer({
           url: s.rabbitmqUrl,
           queue: s.queue,
           prefetch: s.prefetch,
           onDeadLetter: (reason) => metrics.recordRejected(reason),
-        }),
+        });
+      },
     },
     {
       provide: RecordWriter,

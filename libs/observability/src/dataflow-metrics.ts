@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { bindInstrumentation, InstrumentationSink } from './instrumentation';
+import { bindInstrumentation, declaredInstruments, InstrumentationSink } from './instrumentation';
 import {
   CIRCUIT_STATE,
   CircuitStateValue,
@@ -45,6 +45,21 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
     @InjectMetric(OPERATIONS_TOTAL) private readonly operationCalls: Counter<'operation' | 'outcome'>,
   ) {
     bindInstrumentation(this);
+    for (const [operation, sink] of declaredInstruments.timed) {
+      this.operations.zero({ operation });
+      if (sink !== undefined) this.sinkWrites.zero({ sink });
+    }
+    for (const operation of declaredInstruments.counted) {
+      for (const outcome of ['ok', 'error']) this.operationCalls.inc({ operation, outcome }, 0);
+    }
+  }
+
+  /**
+   * Shows these rejection reasons at 0 from the start, so `/metrics` lists every series an app can
+   * produce (dashboards and `rate()` need the series to exist before the first event).
+   */
+  declareRejections(reasons: readonly string[]): void {
+    for (const reason of reasons) this.rejected.inc({ reason }, 0);
   }
 
   onModuleDestroy(): void {
@@ -107,7 +122,7 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
     this.circuits.set({ breaker }, state);
   }
 
-  retried(operation: string): void {
-    this.retries.inc({ operation });
+  retried(operation: string, count = 1): void {
+    this.retries.inc({ operation }, count);
   }
 }

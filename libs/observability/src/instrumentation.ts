@@ -14,6 +14,12 @@ export interface InstrumentationSink {
 
 let active: InstrumentationSink | undefined;
 
+/** What the decorators in the loaded code declare, so the metrics can show them (at 0) from the start. */
+export const declaredInstruments = {
+  timed: new Map<string, string | undefined>(),
+  counted: new Set<string>(),
+};
+
 /** Called by the app's metrics service when it is created; `undefined` unbinds. */
 export function bindInstrumentation(sink: InstrumentationSink | undefined): void {
   active = sink;
@@ -26,6 +32,7 @@ export interface TimedOptions {
 
 /** Observes the method's duration (until its promise settles, for async methods). */
 export function Timed(operation: string, options: TimedOptions = {}): MethodDecorator {
+  declaredInstruments.timed.set(operation, options.sink);
   return (_target, _key, descriptor) => {
     wrap(descriptor, (seconds) => active?.timed(operation, options.sink, seconds));
   };
@@ -33,6 +40,7 @@ export function Timed(operation: string, options: TimedOptions = {}): MethodDeco
 
 /** Counts the method's calls by outcome: `ok`, or `error` when it throws or its promise rejects. */
 export function Counted(operation: string): MethodDecorator {
+  declaredInstruments.counted.add(operation);
   return (_target, _key, descriptor) => {
     wrap(descriptor, (_seconds, ok) => active?.counted(operation, ok ? 'ok' : 'error'));
   };
@@ -78,7 +86,5 @@ function wrap(descriptor: PropertyDescriptor, settled: (seconds: number, ok: boo
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -64,7 +64,7 @@ export const metricProviders = [
   }),
   makeCounterProvider({
     name: RECORDS_DROPPED_TOTAL,
-    help: 'Records a routing rule dropped on purpose, by the rule\'s reason',
+    help: "Records a routing rule dropped on purpose, by the rule's reason",
     labelNames: ['reason'],
   }),
   makeGaugeProvider({

@@ -29,6 +29,7 @@ export class PolicyRegistry implements PolicyObserver {
       const policy = new NamedPolicy(name, options, this);
       this.policies.set(name, policy);
       if (policy.breaker) this.metrics.circuitState(name, CircuitStateValue.Closed);
+      this.metrics.retried(name, 0);
     }
   }
 

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { ErrorPayload } from '@dataflow/contracts';
+import { INGEST_ERROR_CODES, type ErrorPayload } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import type { IngestConnection } from './ingest-connection';
 
@@ -12,7 +12,9 @@ import type { IngestConnection } from './ingest-connection';
 export class IngestRefusals {
   private readonly logger = new Logger('ingest');
 
-  constructor(private readonly metrics: DataflowMetrics) {}
+  constructor(private readonly metrics: DataflowMetrics) {
+    metrics.declareRejections([...INGEST_ERROR_CODES, 'BINARY_FRAME', 'FRAME_TOO_LARGE', 'IDLE_TIMEOUT']);
+  }
 
   /** Refuses with an error frame; the connection stays open. */
   refuse(connection: IngestConnection, payload: ErrorPayload): void {

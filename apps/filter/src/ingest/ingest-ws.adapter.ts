@@ -98,7 +98,8 @@ export class IngestWsAdapter extends WsAdapter {
         // in the trace context the frame carried.
         context.with(extractTraceContext(envelope), () => {
           const result = handler.callback(envelope.data, RECORDS_EVENT);
-          if (isObservable(result) || result instanceof Promise) transform(result).subscribe({ error: () => undefined });
+          if (isObservable(result) || result instanceof Promise)
+            transform(result).subscribe({ error: () => undefined });
         });
       } catch (error) {
         this.logger.error(`records handler failed: ${String(error)}`);

@@ -16,7 +16,13 @@ function rec(seq: number): DataRecord {
 }
 
 function part(conn: IngestConnection, recordSeqs: number[], ackSeqs: number[] = recordSeqs): SourcePart {
-  return { connection: conn, records: recordSeqs.map(rec), decisions: recordSeqs.map(() => TO_FILE), ackSeqs, frames: [] };
+  return {
+    connection: conn,
+    records: recordSeqs.map(rec),
+    decisions: recordSeqs.map(() => TO_FILE),
+    ackSeqs,
+    frames: [],
+  };
 }
 
 interface Call {

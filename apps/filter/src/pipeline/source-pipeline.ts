@@ -75,8 +75,7 @@ export class SourcePipeline {
     const first = this.parts.shift();
     if (!first) return undefined;
     let merged:
-      | { records: DataRecord[]; decisions: RouteDecision[]; ackSeqs: number[]; frames: FrameContext[] }
-      | undefined;
+      { records: DataRecord[]; decisions: RouteDecision[]; ackSeqs: number[]; frames: FrameContext[] } | undefined;
     let count = first.records.length;
     while (this.parts.length > 0) {
       const next = this.parts[0] as SourcePart;

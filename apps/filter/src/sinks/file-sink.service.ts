@@ -60,9 +60,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
-  ) {
+  constructor(@Inject(ConfigService) config: ConfigService<FilterConfig, true>) {
     this.dir = config.get('FILTER_OUTPUT_DIR', { infer: true });
     this.intervalMs = config.get('FILTER_FLUSH_INTERVAL_MS', { infer: true });
     this.flushBytes = config.get('FILTER_FLUSH_BYTES', { infer: true });

@@ -17,9 +17,7 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
   private readonly logger = new Logger(QueueSink.name);
   private readonly handedOn = new Map<string, number>();
 
-  constructor(
-    private readonly client: RecordsRmqClient,
-  ) {}
+  constructor(private readonly client: RecordsRmqClient) {}
 
   onApplicationBootstrap(): void {
     // Connect (and declare the topology) now rather than on the first record; failures are retried

@@ -7,11 +7,12 @@ import {
   ACK_EVENT,
   DataRecord,
   ERROR_EVENT,
+  INGEST_ERROR_CODES,
   FilterToSenderFrame,
   RECORDS_EVENT,
   WS_CLOSE_NORMAL,
 } from '@dataflow/contracts';
-import { contextWith, DataflowMetrics, injectTraceContext, startSpan } from '@dataflow/observability';
+import { contextWith, DataflowMetrics, injectTraceContext, startSpan, Timed } from '@dataflow/observability';
 import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
 import type { GeneratorConfig } from '../config/generator.config';
 import { FrameTracker, SentFrame } from './frame-tracker';
@@ -61,6 +62,7 @@ export class FilterLink implements OnApplicationShutdown {
     private readonly metrics: DataflowMetrics,
   ) {
     this.policy = registry.get(FILTER_POLICY);
+    metrics.declareRejections([...INGEST_ERROR_CODES, 'UNKNOWN']);
     this.source = config.get('GENERATOR_ID', { infer: true });
     this.url = config.get('FILTER_WS_URL', { infer: true });
     this.token = config.get('INGEST_TOKEN', { infer: true });
@@ -147,6 +149,8 @@ export class FilterLink implements OnApplicationShutdown {
     return this.policy.state === CircuitState.Closed ? this.maxFrames : 1;
   }
 
+  /** A frame's delivery, from its first send to its acknowledgement (or its failure). */
+  @Timed('filter.deliver', { sink: 'filter' })
   private async deliver(frame: SentFrame, epoch: number): Promise<void> {
     try {
       await this.policy.execute(async (signal) => {
@@ -280,6 +284,7 @@ export class FilterLink implements OnApplicationShutdown {
       this.settle(frame.data.seqs, 'acked');
     } else if (frame.event === ERROR_EVENT) {
       const { code, message, seq } = frame.data;
+      this.metrics.recordRejected((INGEST_ERROR_CODES as readonly string[]).includes(code) ? code : 'UNKNOWN');
       if (code === 'RATE_LIMITED') {
         // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
         this.onDeliveryFailure(new SentFrame([]), new LinkError('rate limited by the filter'), this.epoch);

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { SEQ_BLOCK_SIZE } from '@dataflow/contracts';
 import type { GeneratorConfig } from '../config/generator.config';
 
-
 /**
  * Hands out `seq` numbers that are never reused for this source, also across restarts. Like a
  * database sequence cache, it durably reserves a block before using any number in it, so one
