@@ -33,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
+    files: ['**/*.spec.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'cli/**/*.ts'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/unbound-method': 'off',

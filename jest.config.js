@@ -30,7 +30,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       rootDir: '.',
-      roots: ['<rootDir>/apps', '<rootDir>/libs'],
+      roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/cli'],
       testMatch: ['**/*.spec.ts'],
       transform,
       moduleNameMapper,
