@@ -53,8 +53,10 @@ export class RecordPipeline implements BeforeApplicationShutdown {
       return;
     }
     const router = this.rules.current;
-    for (const [source, part] of splitBySource(connection, records, router, frame)) {
-      frame.hold();
+    const parts = splitBySource(connection, records, router, frame);
+    // Hold the frame for every part before any is enqueued: a part can settle synchronously.
+    for (let i = 0; i < parts.size; i++) frame.hold();
+    for (const [source, part] of parts) {
       let pipeline = this.pipelines.get(source);
       if (!pipeline) {
         pipeline = new SourcePipeline(source, (s, p) => this.handOff(s, p), this.maxBatch);
