@@ -136,6 +136,7 @@ export class Pipeline {
         FILTER_THRESHOLD: String(options.threshold),
         FILTER_OUTPUT_DIR: this.outputDir,
         INGEST_TOKEN: token,
+        FILTER_ADMIN_TOKEN: randomBytes(16).toString('hex'),
         FILTER_BREAKER_HALF_OPEN_MS: '1000',
         FILTER_PUBLISH_TIMEOUT_MS: '2000',
       }),

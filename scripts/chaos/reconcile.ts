@@ -2,7 +2,9 @@ import { MongoClient } from 'mongodb';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { DataRecord, isSinkFileName, NestedDocument, nestStream, validateRecord } from '@dataflow/contracts';
+import { DataRecord, isSinkFileName, NestedDocument, validateRecord } from '@dataflow/contracts';
+// The pure checks are shared with `dataflow verify` (cli/verify), so both reconcile the same way.
+import { checkNesting, duplicateSeqs, flattenDocuments } from '../../cli/verify/records';
 
 /**
  * One lifetime of the generator process (start to SIGKILL, or to the final SIGTERM). Its counters
@@ -164,16 +166,6 @@ export async function deleteSource(postgresUrl: string, mongoUrl: string, source
 
 // ------------------------------------------------------------------ the checks (pure)
 
-function duplicateSeqs(records: readonly DataRecord[]): number[] {
-  const seen = new Set<number>();
-  const repeated = new Set<number>();
-  for (const { seq } of records) {
-    if (seen.has(seq)) repeated.add(seq);
-    seen.add(seq);
-  }
-  return [...repeated].sort((a, b) => a - b);
-}
-
 function sameContent(a: DataRecord, b: DataRecord): boolean {
   return (
     a.source === b.source &&
@@ -184,17 +176,9 @@ function sameContent(a: DataRecord, b: DataRecord): boolean {
   );
 }
 
-/** A document as "head:nested,nested" for comparison. */
-function signature(document: NestedDocument): string {
-  return `${document.seq}:${document.nestedRecords.map((r) => r.seq).join(',')}`;
-}
-
 /** Every record inside a list of documents, heads and nested, in document order. */
 export function flatten(documents: readonly NestedDocument[]): DataRecord[] {
-  return documents.flatMap(({ nestedRecords, ...head }) => {
-    const { source, seq, timestamp, randomValue, hashValue } = head as DataRecord & { _id?: unknown };
-    return [{ source, seq, timestamp, randomValue, hashValue }, ...(nestedRecords ?? [])];
-  });
+  return flattenDocuments(documents);
 }
 
 export function reconcile(
@@ -289,23 +273,10 @@ export function reconcile(
 
   // Nesting: the stored documents must equal the rule applied to the ordered stream of the
   // records stored in MongoDB.
-  const mongoStream = [...new Map(mongoRecords.map((r) => [r.seq, r])).values()].sort((a, b) => a.seq - b.seq);
-  const expected = new Map<string, number>();
-  for (const document of nestStream(mongoStream)) {
-    const key = signature(document);
-    expected.set(key, (expected.get(key) ?? 0) + 1);
-  }
-  const unexpected: string[] = [];
-  for (const document of mongoDocuments) {
-    const key = signature(document);
-    const count = expected.get(key) ?? 0;
-    if (count > 0) expected.set(key, count - 1);
-    else unexpected.push(key);
-  }
-  const missingDocuments = [...expected.entries()].flatMap(([key, count]) => Array<string>(count).fill(key));
+  const nesting = checkNesting(mongoDocuments);
   const misnestedExamples = [
-    ...unexpected.slice(0, 5).map((key) => `stored but not expected [${key}]`),
-    ...missingDocuments.slice(0, 5).map((key) => `expected but not stored [${key}]`),
+    ...nesting.unexpectedExamples.map((key) => `stored but not expected [${key}]`),
+    ...nesting.missingExamples.map((key) => `expected but not stored [${key}]`),
   ];
 
   const duplicated = {
@@ -333,7 +304,7 @@ export function reconcile(
     unexplainedGaps,
     duplicated,
     duplicatedTotal,
-    misnested: unexpected.length + missingDocuments.length,
+    misnested: nesting.misnested,
     misnestedExamples,
     onlyInPostgres,
     onlyInMongo,
