@@ -1,3 +1,5 @@
+import { redactUrl } from '@dataflow/observability/redact';
+
 /** Exit codes of every command. */
 export const EXIT_OK = 0;
 /** `verify` found something wrong in the stores. */
@@ -16,16 +18,8 @@ export class CliError extends Error {
   }
 }
 
-/** A URL with its password replaced, fit for messages and logs. */
-export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
-  }
-}
+/** A URL with its password replaced, fit for messages and logs (the apps' own masking). */
+export const maskUrl = redactUrl;
 
 /** The shortest useful description of an error: its code and message, on one line. */
 export function describeError(error: unknown): string {
