@@ -1,0 +1,56 @@
+/**
+ * Removes what benchmark runs left in the stores (after an interrupted run, or one with
+ * --keep-data): every source named `bench-...` in PostgreSQL and MongoDB, and the raw stages'
+ * table, collection and queue.
+ *
+ *   node -r ts-node/register/transpile-only -r tsconfig-paths/register scripts/bench/cleanup.ts
+ */
+import amqp from 'amqplib';
+import { MongoClient } from 'mongodb';
+import { Client } from 'pg';
+import { deleteRecords } from './pipeline';
+import { RAW_COLLECTION, RAW_QUEUE, RAW_TABLE } from './raw';
+
+async function main(): Promise<void> {
+  const rabbitmqUrl = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow';
+  const mongodbUrl = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow';
+
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  const { rowCount } = await pg.query("DELETE FROM data_records WHERE source LIKE 'bench-%'");
+  await pg.query(`DROP TABLE IF EXISTS ${RAW_TABLE}`);
+  await pg.end();
+  console.log(`PostgreSQL: ${rowCount ?? 0} rows deleted`);
+
+  const mongo = new MongoClient(mongodbUrl, { serverSelectionTimeoutMS: 10_000 });
+  await mongo.connect();
+  const documents = mongo.db().collection<{ source: string; seq: number }>('data_records');
+  const sources = (await documents.distinct('source')).filter((source) => source.startsWith('bench-'));
+  for (const source of sources) {
+    const last = await documents.find({ source }).sort({ seq: -1 }).limit(1).next();
+    await deleteRecords(databaseUrl, mongodbUrl, source, last?.seq ?? 0);
+  }
+  await mongo
+    .db()
+    .collection<{ _id: string }>('nesting_tails')
+    .deleteMany({ _id: { $regex: '^bench-' } });
+  await mongo
+    .db()
+    .collection(RAW_COLLECTION)
+    .drop()
+    .catch(() => undefined);
+  await mongo.close();
+  console.log(`MongoDB: ${sources.length} sources deleted`);
+
+  const connection = await amqp.connect(rabbitmqUrl);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(RAW_QUEUE);
+  await connection.close();
+  console.log(`RabbitMQ: ${RAW_QUEUE} deleted`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,827 @@
+import amqp from 'amqplib';
+import { MongoClient } from 'mongodb';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
+import { readFileSinkDir, readMongo, readPostgres, reconcile } from '../chaos/reconcile';
+import { APP_NAMES, AppName, BenchApp, entryPoint } from './apps';
+import { checkSingleRun } from './check';
+import {
+  bucketDelta,
+  errorText,
+  histogramBuckets,
+  histogramQuantile,
+  metricSum,
+  MachineUsage,
+  machineUsage,
+  metricValue,
+  Percentiles,
+  percentiles,
+  processUsage,
+  ProcessUsage,
+  Sample,
+  SERVICE_NAMES,
+  ServiceName,
+  sleep,
+  slope,
+  waitFor,
+} from './util';
+
+const RECORDS = 'dataflow_records_total';
+/** Above this many stored records a step is checked by checkSingleRun (see check.ts). */
+const RECONCILE_MAX_RECORDS = 100_000;
+const END_TO_END = 'dataflow_end_to_end_latency_seconds';
+const SINK_WRITE = 'dataflow_sink_write_duration_seconds';
+
+/** The generator ticks every 5 ms at rates of 200 records/s and more (see GeneratorService). */
+const GENERATOR_TICK_MS = 5;
+const GENERATOR_FRAME_SIZE = 1000;
+
+export interface PipelineOptions {
+  readonly dist: string;
+  readonly runDir: string;
+  readonly basePort: number;
+  readonly rabbitmqUrl: string;
+  readonly databaseUrl: string;
+  readonly mongodbUrl: string;
+  readonly keepData: boolean;
+  readonly log: (line: string) => void;
+}
+
+export type Phase = 'warm-up' | 'max-queue' | 'max-mix' | 'fixed-1000' | 'idle-5' | 'profile';
+
+export interface StepPlan {
+  readonly phase: Phase;
+  readonly rate: number;
+  readonly durationS: number;
+  /** Seconds at the start of generation left out of the rates and latencies. */
+  readonly warmupS: number;
+  /** Metrics scrape interval during the step; 0 scrapes only before and after (for idle CPU). */
+  readonly scrapeMs: number;
+}
+
+export interface AppUsage {
+  /** Percent of one core over the measurement window. */
+  readonly cpuPercent: number;
+  readonly rssMaxMb: number;
+  readonly rssEndMb: number;
+  /** nodejs_eventloop_lag_p99_seconds (per scrape interval), highest and mean over the window, ms. */
+  readonly loopLagP99MaxMs?: number;
+  readonly loopLagP99MeanMs?: number;
+  readonly loopLagMeanMs?: number;
+}
+
+export interface LatencySummary {
+  /** Exact: received_at minus timestamp of every PostgreSQL row generated in the window (ms). */
+  readonly postgresExact?: Percentiles;
+  /** From the writers' dataflow_end_to_end_latency_seconds histograms, interpolated (ms). */
+  readonly postgresHistogram?: { p50: number; p95: number; p99: number };
+  readonly mongoHistogram?: { p50: number; p95: number; p99: number };
+  /** Latencies of the PostgreSQL rows (ms), for the distribution chart: bucket bounds and counts. */
+  readonly postgresDistribution?: { bounds: number[]; counts: number[] };
+  readonly mongoDistribution?: { bounds: number[]; counts: number[] };
+}
+
+export interface TimelinePoint {
+  /** Seconds since the bench started. */
+  readonly t: number;
+  readonly phase: Phase;
+  readonly rate: number;
+  /** Per second since the previous point. */
+  readonly generatedPerS: number;
+  readonly postgresPerS: number;
+  readonly mongoPerS: number;
+  readonly filePerS: number;
+  readonly depthPostgres?: number;
+  readonly depthMongo?: number;
+}
+
+export interface CheckSummary {
+  readonly acknowledged: number;
+  readonly generated: number;
+  readonly inFiles: number;
+  readonly inPostgres: number;
+  readonly inMongo: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly misnested: number;
+  readonly problems: string[];
+}
+
+export interface StepResult {
+  readonly phase: Phase;
+  readonly source: string;
+  readonly threshold: number;
+  readonly targetRate: number;
+  readonly durationS: number;
+  readonly windowS: number;
+  /** The measurement window, epoch ms. */
+  readonly windowStartAt: number;
+  readonly windowEndAt: number;
+  readonly generatedPerS: number;
+  readonly toQueuePerS: number;
+  readonly toFilePerS: number;
+  readonly postgresPerS: number;
+  readonly mongoPerS: number;
+  /** Stored in both databases: the lower of the two. */
+  readonly bothDbPerS: number;
+  readonly backlog: {
+    readonly generatorUnacked: number;
+    readonly postgresLag: number;
+    readonly mongoLag: number;
+    readonly maxDepthPostgres: number;
+    readonly maxDepthMongo: number;
+    /** Records/s the backlogs grew by over the window (least squares). */
+    readonly growthPerS: number;
+  };
+  readonly sustainable: boolean;
+  readonly unsustainableBecause: string[];
+  readonly latency: LatencySummary;
+  readonly apps: Record<AppName, AppUsage>;
+  readonly batching: {
+    readonly recordsPerFrame: number;
+    readonly recordsPerMessage?: number;
+    readonly postgresRecordsPerInsert?: number;
+    readonly mongoRecordsPerWrite?: number;
+    /** Mean duration of one sink write (dataflow_sink_write_duration_seconds), ms. */
+    readonly publishMs?: number;
+    readonly fileWriteMs?: number;
+    readonly postgresWriteMs?: number;
+    readonly mongoWriteMs?: number;
+  };
+  readonly drainS: number;
+  /** Where the machine's CPU went in the window, percent of one core. */
+  readonly machine?: {
+    readonly busyPercent: number;
+    readonly appsPercent: number;
+    readonly services: Record<ServiceName, number>;
+    /** Everything else: the bench itself and any other load on the machine. */
+    readonly otherPercent: number;
+    readonly loadAverage: number;
+  };
+  readonly check: CheckSummary;
+  readonly valid: boolean;
+}
+
+interface Snapshot {
+  readonly at: number;
+  readonly metrics: Partial<Record<AppName, Sample[]>>;
+  readonly usage: Partial<Record<AppName, ProcessUsage>>;
+  readonly depths?: Map<string, number>;
+  readonly machine?: MachineUsage;
+}
+
+/** Counter values of one snapshot, cumulative per process lifetime. */
+interface Counters {
+  generated: number;
+  acked: number;
+  refused: number;
+  toQueue: number;
+  toFile: number;
+  postgres: number;
+  mongo: number;
+  queueWrites: number;
+  postgresWrites: number;
+  mongoWrites: number;
+  fileWrites: number;
+  queueWriteSeconds: number;
+  postgresWriteSeconds: number;
+  mongoWriteSeconds: number;
+  fileWriteSeconds: number;
+}
+
+function counters(snapshot: Snapshot): Counters {
+  const m = (app: AppName, stage: string, outcome: string): number =>
+    metricSum(snapshot.metrics[app] ?? [], RECORDS, { app, stage, outcome });
+  const writes = (app: AppName, sink: string, part: 'count' | 'sum' = 'count'): number =>
+    metricSum(snapshot.metrics[app] ?? [], `${SINK_WRITE}_${part}`, { sink });
+  return {
+    generated: m('generator', 'generate', 'ok'),
+    acked: m('generator', 'deliver', 'acked'),
+    refused: m('generator', 'deliver', 'refused'),
+    toQueue: m('filter', 'route', 'queue'),
+    toFile: m('filter', 'route', 'file'),
+    postgres: m('db-writer', 'store', 'stored') + m('db-writer', 'store', 'duplicate'),
+    mongo: m('mongo-writer', 'store', 'stored') + m('mongo-writer', 'store', 'duplicate'),
+    queueWrites: writes('filter', 'rabbitmq'),
+    postgresWrites: writes('db-writer', 'postgres'),
+    mongoWrites: writes('mongo-writer', 'mongodb'),
+    fileWrites: writes('filter', 'file'),
+    queueWriteSeconds: writes('filter', 'rabbitmq', 'sum'),
+    postgresWriteSeconds: writes('db-writer', 'postgres', 'sum'),
+    mongoWriteSeconds: writes('mongo-writer', 'mongodb', 'sum'),
+    fileWriteSeconds: writes('filter', 'file', 'sum'),
+  };
+}
+
+function diff(after: Counters, before: Counters): Counters {
+  const out = { ...after };
+  for (const key of Object.keys(out) as Array<keyof Counters>) out[key] = after[key] - before[key];
+  return out;
+}
+
+function histogramSummary(
+  after: Sample[] | undefined,
+  before: Sample[] | undefined,
+): { summary?: { p50: number; p95: number; p99: number }; distribution?: { bounds: number[]; counts: number[] } } {
+  if (!after) return {};
+  const delta = bucketDelta(histogramBuckets(after, END_TO_END), histogramBuckets(before ?? [], END_TO_END));
+  const quantile = (q: number): number | undefined => {
+    const value = histogramQuantile(delta, q);
+    return value === undefined ? undefined : value * 1000;
+  };
+  const p50 = quantile(0.5);
+  const p95 = quantile(0.95);
+  const p99 = quantile(0.99);
+  const bounds = delta.filter(([le]) => Number.isFinite(le)).map(([le]) => le * 1000);
+  const counts = delta.map(([, count], index) => count - (index > 0 ? (delta[index - 1]?.[1] ?? 0) : 0));
+  return {
+    summary: p50 === undefined || p95 === undefined || p99 === undefined ? undefined : { p50, p95, p99 },
+    distribution: { bounds, counts },
+  };
+}
+
+/** Bucket bounds (ms) of the latency distribution chart for exact latencies. */
+export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2500, 5000];
+
+/**
+ * The four apps of one configuration (filter threshold, profiling), the metric sampler and the
+ * steps: each step runs a fresh generator (a new source and state directory) against the running
+ * filter and writers, then checks that every acknowledged record was stored exactly once.
+ */
+export class PipelineRun {
+  readonly apps: Record<AppName, BenchApp>;
+  readonly outputDir: string;
+  private readonly token = randomBytes(16).toString('hex');
+  private readonly generatorEnv: Record<string, string>;
+  private connection: amqp.ChannelModel | undefined;
+  private stepIndex = 0;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    readonly name: string,
+    readonly threshold: number,
+    private readonly timeline: TimelinePoint[],
+    private readonly benchStart: number,
+    profileDir?: string,
+  ) {
+    const dir = join(options.runDir, name);
+    this.outputDir = join(dir, 'filtered');
+    const logDir = join(dir, 'logs');
+    mkdirSync(this.outputDir, { recursive: true });
+    mkdirSync(logDir, { recursive: true });
+    const port = (name: AppName): number => options.basePort + APP_NAMES.indexOf(name);
+    const common = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT_SECONDS: '20',
+      RABBITMQ_URL: options.rabbitmqUrl,
+    };
+    const nodeArgs = (app: AppName): string[] =>
+      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`] : [];
+    const app = (app: AppName, env: Record<string, string>): BenchApp =>
+      new BenchApp(
+        app,
+        port(app),
+        entryPoint(options.dist, app),
+        { ...common, ...env },
+        join(logDir, `${app}.log`),
+        app === 'generator' ? [] : nodeArgs(app),
+      );
+    this.generatorEnv = {
+      GENERATOR_PORT: String(port('generator')),
+      FILTER_WS_URL: `ws://127.0.0.1:${port('filter')}/ingest`,
+      INGEST_TOKEN: this.token,
+    };
+    this.apps = {
+      generator: app('generator', this.generatorEnv),
+      filter: app('filter', {
+        FILTER_PORT: String(port('filter')),
+        FILTER_THRESHOLD: String(threshold),
+        FILTER_OUTPUT_DIR: this.outputDir,
+        INGEST_TOKEN: this.token,
+      }),
+      'db-writer': app('db-writer', { DB_WRITER_PORT: String(port('db-writer')), DATABASE_URL: options.databaseUrl }),
+      'mongo-writer': app('mongo-writer', {
+        MONGO_WRITER_PORT: String(port('mongo-writer')),
+        MONGODB_URL: options.mongodbUrl,
+      }),
+    };
+  }
+
+  /** Starts the writers and the filter and waits until all three are ready. */
+  async start(): Promise<void> {
+    await Promise.all([this.apps['db-writer'].start(), this.apps['mongo-writer'].start()]);
+    await this.apps.filter.start();
+    await Promise.all((['filter', 'db-writer', 'mongo-writer'] as const).map((name) => this.apps[name].ready()));
+  }
+
+  /** SIGTERM to every running app; returns the apps that did not exit with 0. */
+  async stop(): Promise<string[]> {
+    const bad: string[] = [];
+    for (const name of ['generator', 'filter', 'db-writer', 'mongo-writer'] as const) {
+      const app = this.apps[name];
+      if (!app.running) continue;
+      const code = await app.stop();
+      if (code !== 0) bad.push(`${name} exited with ${String(code)}`);
+    }
+    await this.connection?.close().catch(() => undefined);
+    this.connection = undefined;
+    return bad;
+  }
+
+  killAllNow(): void {
+    for (const name of APP_NAMES) this.apps[name].killNow();
+  }
+
+  private async depths(): Promise<Map<string, number> | undefined> {
+    try {
+      if (!this.connection) {
+        this.connection = await amqp.connect(this.options.rabbitmqUrl);
+        this.connection.on('error', () => undefined);
+      }
+      const channel = await this.connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        const depths = new Map<string, number>();
+        for (const queue of [POSTGRES_QUEUE, MONGO_QUEUE]) {
+          depths.set(queue, (await channel.checkQueue(queue)).messageCount);
+        }
+        return depths;
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    } catch {
+      this.connection = undefined;
+      return undefined;
+    }
+  }
+
+  private async snapshot(scrape: boolean): Promise<Snapshot> {
+    // /proc first: the scrape itself costs the apps CPU.
+    const usage: Partial<Record<AppName, ProcessUsage>> = {};
+    for (const name of APP_NAMES) {
+      const pid = this.apps[name].pid;
+      const value = pid === undefined ? undefined : processUsage(pid);
+      if (value) usage[name] = value;
+    }
+    const machine = machineUsage();
+    const at = Date.now();
+    const metrics: Partial<Record<AppName, Sample[]>> = {};
+    let depths: Map<string, number> | undefined;
+    if (scrape) {
+      const [scraped, queueDepths] = await Promise.all([
+        Promise.all(APP_NAMES.map(async (name) => [name, await this.apps[name].metrics()] as const)),
+        this.depths(),
+      ]);
+      for (const [name, samples] of scraped) if (samples) metrics[name] = samples;
+      depths = queueDepths;
+    }
+    return { at, metrics, usage, depths, machine };
+  }
+
+  private elapsed(at: number): number {
+    return (at - this.benchStart) / 1000;
+  }
+
+  /** One step: a fresh generator at `plan.rate` for `plan.durationS`, drained, checked. */
+  async step(plan: StepPlan): Promise<StepResult> {
+    const { log } = this.options;
+    this.stepIndex++;
+    const source = `bench-${this.name}-${this.stepIndex}-${Date.now().toString(36)}`;
+    const stateDir = join(this.options.runDir, this.name, `generator-${this.stepIndex}`);
+    mkdirSync(stateDir, { recursive: true });
+    // Without scraping the generator must still be generating when the window ends.
+    const limit = Math.max(
+      1,
+      Math.round(plan.rate * (plan.scrapeMs > 0 ? plan.durationS : plan.warmupS + plan.durationS + 5)),
+    );
+    const generator = new BenchApp(
+      'generator',
+      this.apps.generator.port,
+      entryPoint(this.options.dist, 'generator'),
+      {
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'info',
+        SHUTDOWN_TIMEOUT_SECONDS: '30',
+        ...this.generatorEnv,
+        GENERATOR_ID: source,
+        GENERATOR_RATE: String(plan.rate),
+        GENERATOR_LIMIT: String(limit),
+        GENERATOR_STATE_DIR: stateDir,
+      },
+      this.apps.generator.logFile,
+    );
+    this.apps.generator = generator;
+
+    const before = await this.snapshot(true);
+    await generator.start();
+    const generationStart = Date.now();
+    const windowStartAt = generationStart + plan.warmupS * 1000;
+    const snapshots: Snapshot[] = [];
+    const scrape = plan.scrapeMs > 0;
+    let first: Snapshot;
+    let last: Snapshot;
+    let generating: Snapshot[];
+    if (scrape) {
+      const deadline = generationStart + plan.durationS * 2000 + 15_000;
+      let previous = before;
+      // Generation: until the generator reached its limit (or could not in time).
+      for (;;) {
+        await sleep(plan.scrapeMs);
+        const now = await this.snapshot(true);
+        snapshots.push(now);
+        this.addPoint(plan, previous, now);
+        previous = now;
+        const generated = counters(now).generated;
+        if (generated >= limit) break;
+        if (Date.now() > deadline) {
+          log(`    generation did not reach ${limit} records in time (${generated})`);
+          break;
+        }
+        if (!generator.running) throw new Error(`generator exited; see ${generator.logFile}`);
+      }
+      // The steady window: after the warm-up, up to the last snapshot while still generating.
+      const inWindow = snapshots.filter((s) => s.at >= windowStartAt);
+      generating = inWindow.filter((s) => counters(s).generated < limit);
+      first = inWindow[0] ?? before;
+      last = generating.at(-1) ?? inWindow.at(-1) ?? before;
+    } else {
+      // Idle measurement: nothing touches the apps inside the window but /proc reads.
+      await sleep(Math.max(0, windowStartAt - Date.now()));
+      first = await this.snapshot(true);
+      await sleep(plan.durationS * 1000);
+      last = await this.snapshot(true);
+      snapshots.push(first, last);
+      generating = snapshots;
+    }
+    const windowS = Math.max(0.001, (last.at - first.at) / 1000);
+    const span = diff(counters(last), counters(first));
+    const perS = (value: number): number => value / windowS;
+    const lastCounters = counters(last);
+    const stepCounters = diff(lastCounters, counters(before));
+    // Generator counters start from zero with the process; the others are per filter/writer lifetime.
+    const generatorUnacked = lastCounters.generated - lastCounters.acked - lastCounters.refused;
+    const postgresLag = stepCounters.toQueue - stepCounters.postgres;
+    const mongoLag = stepCounters.toQueue - stepCounters.mongo;
+    const backlogPoints = generating.map((s): [number, number] => {
+      const c = counters(s);
+      const d = diff(c, counters(before));
+      return [s.at / 1000, Math.max(c.generated - c.acked - c.refused, d.toQueue - d.postgres, d.toQueue - d.mongo)];
+    });
+    const depthsOf = (queue: string): number =>
+      Math.max(0, ...snapshots.map((s) => s.depths?.get(queue) ?? 0).filter((v) => Number.isFinite(v)));
+
+    // Drain: every record acknowledged, both writers caught up with the filter.
+    const drainStart = Date.now();
+    let final = last;
+    const complete = await waitFor(
+      async () => {
+        final = await this.snapshot(true);
+        return counters(final).generated >= limit;
+      },
+      180_000,
+      250,
+    );
+    const acknowledged = await waitFor(
+      async () => {
+        final = await this.snapshot(true);
+        const c = counters(final);
+        return c.acked + c.refused >= c.generated && c.generated > 0;
+      },
+      120_000,
+      250,
+    );
+    const caughtUp = await waitFor(
+      async () => {
+        final = await this.snapshot(true);
+        const d = diff(counters(final), counters(before));
+        return d.postgres >= d.toQueue && d.mongo >= d.toQueue;
+      },
+      240_000,
+      250,
+    );
+    const drainS = (Date.now() - drainStart) / 1000;
+    const generatorFinal = counters(final);
+    const exitCode = await generator.stop();
+    const usage = this.appUsage(first, last, generating);
+
+    // Latency: exact from PostgreSQL's received_at; the writers' histograms over the window.
+    const latency = await this.latency(source, windowStartAt, last.at, first, last);
+
+    const problems: string[] = [];
+    if (!complete) problems.push(`the generator did not reach its limit of ${limit} records`);
+    if (!acknowledged) problems.push('not every generated record was acknowledged within 120 s');
+    if (!caughtUp) problems.push('the writers did not catch up with the filter within 240 s');
+    if (exitCode !== 0) problems.push(`generator exited with ${String(exitCode)}`);
+    const check = await this.check(source, stateDir, generatorFinal, exitCode === 0, problems);
+    if (!this.options.keepData) {
+      await deleteRecords(this.options.databaseUrl, this.options.mongodbUrl, source, generatorFinal.generated).catch(
+        (error: unknown) => log(`    could not delete ${source}: ${errorText(error)}`),
+      );
+    }
+
+    const generatedPerS = perS(span.generated);
+    const toQueuePerS = perS(span.toQueue);
+    const postgresPerS = perS(span.postgres);
+    const mongoPerS = perS(span.mongo);
+    const allowance = Math.max(2000, plan.rate);
+    const growthPerS = slope(backlogPoints);
+    const because: string[] = [];
+    if (generatedPerS < 0.95 * plan.rate) because.push(`generated ${generatedPerS.toFixed(0)}/s < 95% of the target`);
+    if (toQueuePerS > 0 && postgresPerS < 0.95 * toQueuePerS) because.push('PostgreSQL store rate < 95% of queue rate');
+    if (toQueuePerS > 0 && mongoPerS < 0.95 * toQueuePerS) because.push('MongoDB store rate < 95% of queue rate');
+    if (generatorUnacked > allowance) because.push(`generator backlog ${generatorUnacked} records at the window end`);
+    if (postgresLag > allowance) because.push(`PostgreSQL lag ${postgresLag} records at the window end`);
+    if (mongoLag > allowance) because.push(`MongoDB lag ${mongoLag} records at the window end`);
+    if (growthPerS > 0.05 * plan.rate) because.push(`backlog growing by ${growthPerS.toFixed(0)} records/s`);
+
+    const queueCounters = diff(counters(final), counters(before));
+    return {
+      phase: plan.phase,
+      source,
+      threshold: this.threshold,
+      targetRate: plan.rate,
+      durationS: plan.durationS,
+      windowS,
+      windowStartAt: first.at,
+      windowEndAt: last.at,
+      generatedPerS,
+      toQueuePerS,
+      toFilePerS: perS(span.toFile),
+      postgresPerS,
+      mongoPerS,
+      bothDbPerS: Math.min(postgresPerS, mongoPerS),
+      backlog: {
+        generatorUnacked,
+        postgresLag,
+        mongoLag,
+        maxDepthPostgres: depthsOf(POSTGRES_QUEUE),
+        maxDepthMongo: depthsOf(MONGO_QUEUE),
+        growthPerS,
+      },
+      sustainable: because.length === 0,
+      unsustainableBecause: because,
+      latency,
+      apps: usage,
+      batching: {
+        recordsPerFrame: Math.min(
+          GENERATOR_FRAME_SIZE,
+          Math.max(1, (plan.rate * Math.max(GENERATOR_TICK_MS, Math.min(200, 1000 / plan.rate))) / 1000),
+        ),
+        recordsPerMessage: ratio(queueCounters.toQueue, queueCounters.queueWrites),
+        postgresRecordsPerInsert: ratio(queueCounters.postgres, queueCounters.postgresWrites),
+        mongoRecordsPerWrite: ratio(queueCounters.mongo, queueCounters.mongoWrites),
+        publishMs: ratio(queueCounters.queueWriteSeconds * 1000, queueCounters.queueWrites),
+        fileWriteMs: ratio(queueCounters.fileWriteSeconds * 1000, queueCounters.fileWrites),
+        postgresWriteMs: ratio(queueCounters.postgresWriteSeconds * 1000, queueCounters.postgresWrites),
+        mongoWriteMs: ratio(queueCounters.mongoWriteSeconds * 1000, queueCounters.mongoWrites),
+      },
+      drainS,
+      machine: machineShare(first, last, usage),
+      check,
+      valid: check.problems.length === 0,
+    };
+  }
+
+  private addPoint(plan: StepPlan, previous: Snapshot, now: Snapshot): void {
+    const seconds = Math.max(0.001, (now.at - previous.at) / 1000);
+    const a = counters(now);
+    const b = counters(previous);
+    // The generator is a new process per step: its counters start from zero.
+    const generated = previous.metrics.generator ? a.generated - b.generated : a.generated;
+    this.timeline.push({
+      t: this.elapsed(now.at),
+      phase: plan.phase,
+      rate: plan.rate,
+      generatedPerS: Math.max(0, generated) / seconds,
+      postgresPerS: Math.max(0, a.postgres - b.postgres) / seconds,
+      mongoPerS: Math.max(0, a.mongo - b.mongo) / seconds,
+      filePerS: Math.max(0, a.toFile - b.toFile) / seconds,
+      depthPostgres: now.depths?.get(POSTGRES_QUEUE),
+      depthMongo: now.depths?.get(MONGO_QUEUE),
+    });
+  }
+
+  private appUsage(first: Snapshot, last: Snapshot, window: readonly Snapshot[]): Record<AppName, AppUsage> {
+    const result = {} as Record<AppName, AppUsage>;
+    for (const name of APP_NAMES) {
+      const start = first.usage[name];
+      const end = last.usage[name];
+      const seconds = Math.max(0.001, (last.at - first.at) / 1000);
+      const rss = window.map((s) => s.usage[name]?.rssMb ?? 0);
+      const lagP99 = window
+        .map((s) => metricValue(s.metrics[name] ?? [], 'nodejs_eventloop_lag_p99_seconds'))
+        .filter((v): v is number => v !== undefined && Number.isFinite(v))
+        .map((v) => v * 1000);
+      const lagMean = window
+        .map((s) => metricValue(s.metrics[name] ?? [], 'nodejs_eventloop_lag_mean_seconds'))
+        .filter((v): v is number => v !== undefined && Number.isFinite(v))
+        .map((v) => v * 1000);
+      result[name] = {
+        cpuPercent: start && end ? ((end.cpuSeconds - start.cpuSeconds) / seconds) * 100 : NaN,
+        rssMaxMb: Math.max(0, ...rss, end?.rssMb ?? 0),
+        rssEndMb: end?.rssMb ?? NaN,
+        loopLagP99MaxMs: lagP99.length > 0 ? Math.max(...lagP99) : undefined,
+        loopLagP99MeanMs: lagP99.length > 0 ? lagP99.reduce((s, v) => s + v, 0) / lagP99.length : undefined,
+        loopLagMeanMs: lagMean.length > 0 ? lagMean.reduce((s, v) => s + v, 0) / lagMean.length : undefined,
+      };
+    }
+    return result;
+  }
+
+  private async latency(
+    source: string,
+    fromMs: number,
+    toMs: number,
+    first: Snapshot,
+    last: Snapshot,
+  ): Promise<LatencySummary> {
+    let postgresExact: Percentiles | undefined;
+    let postgresDistribution: { bounds: number[]; counts: number[] } | undefined;
+    const client = new Client({ connectionString: this.options.databaseUrl });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ lat: number }>(
+        `SELECT (extract(epoch FROM received_at) * 1000 - "timestamp")::float8 AS lat
+           FROM data_records WHERE source = $1 AND "timestamp" >= $2 AND "timestamp" <= $3`,
+        [source, fromMs, toMs],
+      );
+      const values = rows.map((row) => Math.max(0, row.lat));
+      postgresExact = percentiles(values);
+      if (values.length > 0) {
+        const counts = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
+        for (const value of values) {
+          let index = LATENCY_BOUNDS_MS.findIndex((bound) => value <= bound);
+          if (index < 0) index = LATENCY_BOUNDS_MS.length;
+          counts[index] = (counts[index] ?? 0) + 1;
+        }
+        postgresDistribution = { bounds: [...LATENCY_BOUNDS_MS], counts };
+      }
+    } catch (error) {
+      this.options.log(`    PostgreSQL latency query failed: ${errorText(error)}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const postgres = histogramSummary(last.metrics['db-writer'], first.metrics['db-writer']);
+    const mongo = histogramSummary(last.metrics['mongo-writer'], first.metrics['mongo-writer']);
+    return {
+      postgresExact,
+      postgresHistogram: postgres.summary,
+      mongoHistogram: mongo.summary,
+      postgresDistribution,
+      mongoDistribution: mongo.distribution,
+    };
+  }
+
+  /** Reads the three sinks for the source and reconciles them with what the generator reported. */
+  private async check(
+    source: string,
+    stateDir: string,
+    generator: Counters,
+    cleanDrain: boolean,
+    problems: string[],
+  ): Promise<CheckSummary> {
+    let reservedUpTo = 0;
+    try {
+      reservedUpTo = Number(readFileSync(join(stateDir, `${source}.seq`), 'utf8').trim()) || 0;
+    } catch {
+      problems.push('the generator seq file could not be read');
+    }
+    try {
+      const files = readFileSinkDir(this.outputDir, source);
+      const [postgresRecords, mongoDocuments] = await Promise.all([
+        readPostgres(this.options.databaseUrl, source),
+        readMongo(this.options.mongodbUrl, source),
+      ]);
+      const acknowledgedAll = generator.generated - generator.refused;
+      if (acknowledgedAll > RECONCILE_MAX_RECORDS && cleanDrain && generator.refused === 0) {
+        // The general reconciliation spreads every stored seq into one call; this one is linear.
+        const single = checkSingleRun(this.threshold, acknowledgedAll, files.records, postgresRecords, mongoDocuments);
+        if (files.badLines > 0) single.problems.push(`${files.badLines} bad lines in the sink files`);
+        problems.push(...single.problems);
+        return { ...single, generated: generator.generated, problems };
+      }
+      const result = reconcile(
+        source,
+        this.threshold,
+        [
+          {
+            firstSeq: 1,
+            generated: generator.generated,
+            acked: generator.acked,
+            refused: generator.refused,
+            end: 'stopped',
+            reservedUpTo,
+            cleanDrain,
+          },
+        ],
+        { fileRecords: files.records, fileBadLines: files.badLines, postgresRecords, mongoDocuments },
+      );
+      const queueRecords = postgresRecords.length;
+      if (result.lost > 0) problems.push(`${result.lost} acknowledged records lost`);
+      if (result.unexplainedGaps.length > 0) problems.push(`${result.unexplainedGaps.length} seqs missing`);
+      if (result.duplicatedTotal > 0) problems.push(`${result.duplicatedTotal} duplicates`);
+      if (result.misnested > 0) problems.push(`${result.misnested} documents nested wrongly`);
+      if (result.onlyInPostgres.length + result.onlyInMongo.length > 0) {
+        problems.push(
+          `${result.onlyInPostgres.length} records only in PostgreSQL, ${result.onlyInMongo.length} only in MongoDB`,
+        );
+      }
+      if (result.misrouted.length > 0) problems.push(`${result.misrouted.length} records in the wrong sink`);
+      if (result.corrupt.length > 0) problems.push(`${result.corrupt.length} corrupt records`);
+      if (result.fileBadLines > 0) problems.push(`${result.fileBadLines} bad lines in the sink files`);
+      if (result.acknowledged !== generator.generated - generator.refused) {
+        problems.push(`acknowledged ${result.acknowledged} of ${generator.generated} generated`);
+      }
+      if (result.storedDistinct !== result.acknowledged) {
+        problems.push(`${result.storedDistinct} distinct records stored, ${result.acknowledged} acknowledged`);
+      }
+      if (generator.refused > 0) problems.push(`${generator.refused} records refused by the filter`);
+      return {
+        acknowledged: result.acknowledged,
+        generated: result.generated,
+        inFiles: result.inFiles,
+        inPostgres: queueRecords,
+        inMongo: result.inMongo,
+        lost: result.lost,
+        duplicated: result.duplicatedTotal,
+        misnested: result.misnested,
+        problems,
+      };
+    } catch (error) {
+      problems.push(`reconciliation failed: ${errorText(error)}`);
+      return {
+        acknowledged: 0,
+        generated: generator.generated,
+        inFiles: 0,
+        inPostgres: 0,
+        inMongo: 0,
+        lost: 0,
+        duplicated: 0,
+        misnested: 0,
+        problems,
+      };
+    }
+  }
+}
+
+function machineShare(first: Snapshot, last: Snapshot, apps: Record<AppName, AppUsage>): StepResult['machine'] {
+  const a = first.machine;
+  const b = last.machine;
+  if (!a || !b) return undefined;
+  const seconds = Math.max(0.001, (last.at - first.at) / 1000);
+  const percent = (cpuSeconds: number): number => (cpuSeconds / seconds) * 100;
+  const services = {} as Record<ServiceName, number>;
+  for (const name of SERVICE_NAMES) services[name] = percent(b.services[name] - a.services[name]);
+  const busyPercent = percent(b.busySeconds - a.busySeconds);
+  const appsPercent = APP_NAMES.reduce((sum, name) => sum + (apps[name].cpuPercent || 0), 0);
+  const servicesPercent = SERVICE_NAMES.reduce((sum, name) => sum + services[name], 0);
+  return {
+    busyPercent,
+    appsPercent,
+    services,
+    otherPercent: Math.max(0, busyPercent - appsPercent - servicesPercent),
+    loadAverage: loadavg()[0] ?? 0,
+  };
+}
+
+/** MongoDB documents deleted per command: FerretDB turns one delete into one statement with a parameter per document. */
+const DELETE_CHUNK = 20_000;
+
+/** Removes a step's rows, documents and nesting tail (documents in seq ranges, for FerretDB's parameter limit). */
+export async function deleteRecords(
+  postgresUrl: string,
+  mongoUrl: string,
+  source: string,
+  maxSeq: number,
+): Promise<void> {
+  const client = new Client({ connectionString: postgresUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('DELETE FROM data_records WHERE source = $1', [source]);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
+  await mongo.connect();
+  try {
+    const documents = mongo.db().collection('data_records');
+    for (let from = 0; from <= maxSeq; from += DELETE_CHUNK) {
+      await documents.deleteMany({ source, seq: { $gte: from, $lt: from + DELETE_CHUNK } });
+    }
+    await documents.deleteMany({ source });
+    await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
+  } finally {
+    await mongo.close().catch(() => undefined);
+  }
+}
+
+function ratio(a: number, b: number): number | undefined {
+  return b > 0 ? a / b : undefined;
+}
