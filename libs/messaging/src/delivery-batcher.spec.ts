@@ -105,4 +105,50 @@ describe('DeliveryBatcher', () => {
     await Promise.all([first, second]);
     expect(events).toEqual(['start 1', 'end 1', 'start 2', 'end 2']);
   });
+
+  it('takes what arrived during a write in one next write, up to five batches, whole messages', async () => {
+    const calls: number[][] = [];
+    let release: () => void = () => undefined;
+    const batcher = new DeliveryBatcher({
+      batchSize: 2,
+      batchMs: 10_000,
+      store: (rs) => {
+        calls.push(rs.map((r) => r.seq));
+        if (calls.length > 1) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+      isPermanent: () => false,
+    });
+    const all = [batcher.add(records(1, 2))];
+    // Twelve records in six messages arrive while the first write is in flight.
+    for (let seq = 3; seq <= 13; seq += 2) all.push(batcher.add(records(seq, seq + 1)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toEqual([[1, 2]]);
+    release();
+    await Promise.all(all);
+    expect(calls).toEqual([
+      [1, 2],
+      [3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      [13, 14],
+    ]);
+  });
+
+  it('flush writes everything pending and waits for it', async () => {
+    const calls: number[][] = [];
+    const batcher = new DeliveryBatcher({
+      batchSize: 100,
+      batchMs: 10_000,
+      store: async (rs) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        calls.push(rs.map((r) => r.seq));
+      },
+      isPermanent: () => false,
+    });
+    const added = [batcher.add(records(1)), batcher.add(records(2))];
+    await batcher.flush();
+    expect(calls).toEqual([[1, 2]]);
+    await Promise.all(added);
+  });
 });

@@ -2,8 +2,11 @@ import { context, ROOT_CONTEXT, SpanStatusCode, type Context, type Link } from '
 import { contextWith, linkTo, startSpan } from '@dataflow/observability/tracing';
 import type { DataRecord } from '@dataflow/contracts';
 
+/** Under load a write takes up to this many batches' worth of records that arrived during the last one. */
+const MAX_BATCHES_PER_WRITE = 5;
+
 export interface DeliveryBatcherOptions {
-  /** Records per write; a batch is written as soon as it holds this many. */
+  /** A batch is written as soon as it holds this many records (and nothing is being written). */
   readonly batchSize: number;
   /** A partly filled batch is written after this long. */
   readonly batchMs: number;
@@ -38,6 +41,7 @@ export class DeliveryBatcher {
   private pendingRecords = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private inFlight = false;
 
   constructor(private readonly options: DeliveryBatcherOptions) {}
 
@@ -47,23 +51,62 @@ export class DeliveryBatcher {
       this.pending.push({ records, context: context.active(), resolve, reject }),
     );
     this.pendingRecords += records.length;
-    if (this.pendingRecords >= this.options.batchSize) {
-      void this.flush();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.options.batchMs);
-    }
+    this.schedule();
     return done;
   }
 
-  /** Writes what is pending now; resolves when it (and every earlier batch) has settled. */
-  flush(): Promise<void> {
+  /** Writes everything pending; resolves when it (and every earlier write) has settled. */
+  async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingRecords = 0;
-    if (batch.length > 0) this.writing = this.writing.then(() => this.write(batch));
-    return this.writing;
+    while (this.inFlight || this.pending.length > 0) {
+      if (!this.inFlight) this.startWrite();
+      await this.writing;
+    }
+  }
+
+  /**
+   * Batches adapt to the load: while a write is in flight nothing is cut, and when it ends the next
+   * write takes what arrived meanwhile (up to {@link maxRecords}) at once. So at low rates a record
+   * waits at most `batchMs`, and under load batches grow with the store's latency instead of many
+   * small writes queueing behind each other.
+   */
+  private schedule(): void {
+    if (this.inFlight) return;
+    if (this.pendingRecords >= this.options.batchSize) {
+      this.startWrite();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (!this.inFlight && this.pending.length > 0) this.startWrite();
+      }, this.options.batchMs);
+    }
+  }
+
+  /** The most records one write takes (whole messages; a single larger message is written alone). */
+  private get maxRecords(): number {
+    return this.options.batchSize * MAX_BATCHES_PER_WRITE;
+  }
+
+  private startWrite(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch: Entry[] = [];
+    let records = 0;
+    while (this.pending.length > 0) {
+      const next = this.pending[0] as Entry;
+      if (batch.length > 0 && records + next.records.length > this.maxRecords) break;
+      this.pending.shift();
+      batch.push(next);
+      records += next.records.length;
+    }
+    this.pendingRecords -= records;
+    this.inFlight = true;
+    this.writing = this.write(batch).finally(() => {
+      this.inFlight = false;
+      // What arrived during the write has waited at least that long already: write it now.
+      if (this.pending.length > 0) this.startWrite();
+    });
   }
 
   /**

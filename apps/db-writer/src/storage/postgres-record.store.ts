@@ -6,10 +6,19 @@ import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
 import { Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { POSTGRES_POLICY } from './postgres.policy';
-import { DataRecordEntity } from './data-record.entity';
 import { isPermanentPgError } from './pg-errors';
 
-/** One multi-row `INSERT … ON CONFLICT (source, seq) DO NOTHING` per batch: idempotent, atomic. */
+/**
+ * One statement per batch: the columns travel as five arrays and `unnest` turns them into rows, so
+ * the SQL text and its five parameters are the same whatever the batch size (no statement to build
+ * per batch, no parameter limit). `ON CONFLICT (source, seq) DO NOTHING` makes it idempotent, and
+ * `RETURNING` lists only the rows it inserted. The columns match the migration's table.
+ */
+const INSERT_BATCH = `INSERT INTO data_records (source, seq, "timestamp", random_value, hash_value)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::char(2)[])
+  ON CONFLICT (source, seq) DO NOTHING
+  RETURNING seq`;
+
 @Injectable()
 export class PostgresRecordStore implements RecordStore {
   readonly sink = 'postgres';
@@ -21,25 +30,28 @@ export class PostgresRecordStore implements RecordStore {
   @Timed('postgres.store', { sink: 'postgres' })
   async store(records: DataRecord[]): Promise<StoreOutcome> {
     const rows = uniqueById(records);
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .insert()
-      .into(DataRecordEntity)
-      .values(
-        rows.map(({ source, seq, timestamp, randomValue, hashValue }) => ({
-          source,
-          seq,
-          timestamp,
-          randomValue,
-          hashValue,
-        })),
-      )
-      .orIgnore()
-      .returning(['seq'])
-      .updateEntity(false)
-      .execute();
-    // RETURNING lists only the rows this statement inserted; conflicts are skipped silently.
-    const stored = Array.isArray(result.raw) ? result.raw.length : 0;
+    const columns = {
+      source: new Array<string>(rows.length),
+      seq: new Array<number>(rows.length),
+      timestamp: new Array<number>(rows.length),
+      randomValue: new Array<number>(rows.length),
+      hashValue: new Array<string>(rows.length),
+    };
+    rows.forEach((row, i) => {
+      columns.source[i] = row.source;
+      columns.seq[i] = row.seq;
+      columns.timestamp[i] = row.timestamp;
+      columns.randomValue[i] = row.randomValue;
+      columns.hashValue[i] = row.hashValue;
+    });
+    const inserted: unknown = await this.dataSource.query(INSERT_BATCH, [
+      columns.source,
+      columns.seq,
+      columns.timestamp,
+      columns.randomValue,
+      columns.hashValue,
+    ]);
+    const stored = Array.isArray(inserted) ? inserted.length : 0;
     return { stored, duplicates: records.length - stored };
   }
 

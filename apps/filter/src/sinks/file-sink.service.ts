@@ -13,6 +13,8 @@ import { recoverFileSink } from './file-sink.recovery';
 export const FILESYSTEM_POLICY = 'filesystem';
 /** Files written within this long stay in the checkpoint (later ones are judged by mtime). */
 const CHECKPOINT_HORIZON_MS = 2 * 60 * 60 * 1000;
+/** A checkpoint is written at most this often. */
+const CHECKPOINT_EVERY_MS = 1_000;
 
 interface Waiter {
   resolve(): void;
@@ -59,6 +61,9 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private pending = emptyBatch();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpointing: Promise<void> = Promise.resolve();
+  private lastCheckpointAt = 0;
 
   constructor(@Inject(ConfigService) config: ConfigService<FilterConfig, true>) {
     this.dir = config.get('FILTER_OUTPUT_DIR', { infer: true });
@@ -114,6 +119,10 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.flush();
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    await this.checkpointing;
+    await this.saveCheckpoint();
     for (const file of this.files.values()) {
       await file.handle?.close().catch(() => undefined);
       file.handle = undefined;
@@ -149,7 +158,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     }
     for (const [source, seq] of batch.handedOn) this.handedOn.set(source, seq);
     for (const waiter of batch.waiters) waiter.resolve();
-    await this.saveCheckpoint();
+    this.checkpointSoon();
   }
 
   /** All or nothing across files; the breaker counts failures and fails fast while open. */
@@ -207,7 +216,22 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * At most one checkpoint a second: it only shortens the start-up scan, so one that lags the files
+   * costs a little more scanning after a crash, never correctness (and at low rates it saves a write
+   * and an fsync per flush).
+   */
+  private checkpointSoon(): void {
+    if (this.checkpointTimer) return;
+    const wait = Math.max(0, this.lastCheckpointAt + CHECKPOINT_EVERY_MS - Date.now());
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      this.checkpointing = this.checkpointing.then(() => this.saveCheckpoint());
+    }, wait);
+  }
+
   private async saveCheckpoint(): Promise<void> {
+    this.lastCheckpointAt = Date.now();
     const now = Date.now();
     const files: Record<string, number> = {};
     for (const [name, file] of this.files) {

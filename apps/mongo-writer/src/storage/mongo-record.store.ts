@@ -10,6 +10,10 @@ import { DATA_DOCUMENT_MODEL, DataDocument, documentId } from './data-document.s
 
 export const TAILS_COLLECTION = 'nesting_tails';
 
+/** Bulk writes of one batch in flight at once (FerretDB stores in PostgreSQL, which works on them in parallel). */
+const PARALLEL_WRITES = 4;
+const MIN_OPERATIONS_PER_WRITE = 64;
+
 /** Where a source's stored stream ends. */
 interface TailDocument extends NestingTail {
   _id: string;
@@ -21,8 +25,8 @@ interface TailDocument extends NestingTail {
  * holding it), read by `_id` before each batch, so a restart or a standby replica continues exactly
  * where the stream stopped.
  *
- * A batch becomes one ordered bulk write (records appended to the tail's document, then the new
- * documents in seq order), and only then is the tail moved on. There are no transactions, so a
+ * A batch becomes a few unordered bulk writes (records appended to the tail's document, the new
+ * documents), and only when all succeeded is the tail moved on. There are no transactions, so a
  * crash can leave the data ahead of the tail; the redelivered batch is then planned from the old
  * tail again, which yields the same operations, and repeating them changes nothing: an append is
  * guarded (`nestedRecords.seq` must not already hold its first seq, and one `$push $each` is atomic),
@@ -83,7 +87,7 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
       }
       duplicates -= late.length;
       stored += late.length;
-      await this.writeInOrder(operations);
+      await this.writeAll(operations);
       if (plan.tail && plan.tail.lastSeq > (tail?.lastSeq ?? 0)) {
         const { lastSeq, lastHash, headSeq } = plan.tail;
         await this.tails.updateOne({ _id: source }, { $set: { lastSeq, lastHash, headSeq } }, { upsert: true });
@@ -103,23 +107,30 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
   }
 
   /**
-   * One ordered bulk write, straight to the driver (the records are validated already). A new
-   * document whose id exists was written by an earlier, interrupted attempt: ordered execution
-   * stops there, so the rest is written from the next operation on. (An upsert with
-   * `$setOnInsert` would avoid the error, but FerretDB drops empty arrays from it, and every
-   * document must carry `nestedRecords`, empty or not.)
+   * The batch's operations, straight to the driver (the records are validated already), as up to
+   * {@link PARALLEL_WRITES} unordered bulk writes at once: every operation is idempotent on its own
+   * (a new document's id is derived from its head and an existing one is skipped; an append is
+   * guarded), so neither their order nor a repeat after a crash matters, and the server can work on
+   * several at a time. Only duplicate-id errors are expected; anything else fails the batch, which is
+   * retried whole. (An upsert with `$setOnInsert` would avoid the duplicate errors, but FerretDB drops
+   * empty arrays from it, and every document must carry `nestedRecords`, empty or not.)
    */
-  private async writeInOrder(operations: mongo.AnyBulkWriteOperation<DataDocument>[]): Promise<void> {
-    let from = 0;
-    while (from < operations.length) {
-      try {
-        await this.collection.bulkWrite(operations.slice(from), { ordered: true });
-        return;
-      } catch (error) {
-        const failed = duplicateKeyIndex(error);
-        if (failed === undefined) throw error;
-        from += failed + 1;
-      }
+  private async writeAll(operations: mongo.AnyBulkWriteOperation<DataDocument>[]): Promise<void> {
+    if (operations.length === 0) return;
+    const size = Math.max(MIN_OPERATIONS_PER_WRITE, Math.ceil(operations.length / PARALLEL_WRITES));
+    const chunks: mongo.AnyBulkWriteOperation<DataDocument>[][] = [];
+    for (let i = 0; i < operations.length; i += size) chunks.push(operations.slice(i, i + size));
+    // allSettled: a failed chunk is reported only once every chunk has stopped writing.
+    const results = await Promise.allSettled(chunks.map((chunk) => this.writeUnordered(chunk)));
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async writeUnordered(operations: mongo.AnyBulkWriteOperation<DataDocument>[]): Promise<void> {
+    try {
+      await this.collection.bulkWrite(operations, { ordered: false });
+    } catch (error) {
+      if (!onlyDuplicateIds(error)) throw error;
     }
   }
 
@@ -167,10 +178,10 @@ function groupBySource(records: readonly DataRecord[]): Map<string, DataRecord[]
   return groups;
 }
 
-/** Index of the operation an ordered bulk write stopped at, if it stopped on a duplicate id. */
-function duplicateKeyIndex(error: unknown): number | undefined {
+/** Whether a bulk write failed only because some new documents existed already. */
+function onlyDuplicateIds(error: unknown): boolean {
   const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-  const list = Array.isArray(writeErrors) ? (writeErrors as Array<{ code?: number; index?: number }>) : [];
-  const first = list[0];
-  return list.length === 1 && first?.code === 11000 && typeof first.index === 'number' ? first.index : undefined;
+  const list = Array.isArray(writeErrors) ? (writeErrors as Array<{ code?: number }>) : [];
+  const concern = (error as { writeConcernError?: unknown }).writeConcernError;
+  return list.length > 0 && concern === undefined && list.every((e) => e.code === 11000);
 }
