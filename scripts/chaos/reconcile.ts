@@ -223,7 +223,8 @@ export function reconcile(
   // Stored somewhere: the file sink or a queue sink (a record missing from one queue sink only
   // shows up in onlyInPostgres / onlyInMongo).
   const stored = new Set<number>([...fileSeqs, ...postgresSeqs, ...mongoSeqs]);
-  const maxSeq = Math.max(0, ...stored);
+  let maxSeq = 0; // a loop: spreading a large set into Math.max overflows the stack
+  for (const seq of stored) if (seq > maxSeq) maxSeq = seq;
 
   // Per generator lifetime: acknowledged records are a prefix of its seq range (the filter hands
   // on and acknowledges a source's records in seq order), so every seq in that prefix must be
@@ -253,7 +254,7 @@ export function reconcile(
     }
     const lostHere = Math.max(0, acknowledged - storedHere);
     lost += lostHere;
-    unexplainedGaps.push(...gaps);
+    for (const gap of gaps) unexplainedGaps.push(gap);
     results.push({
       index: index + 1,
       firstSeq: lifetime.firstSeq,
