@@ -59,16 +59,28 @@ export class RabbitProbe {
     const channel = await this.connection.createChannel();
     await channel.prefetch(1000);
     const messages: Message[] = [];
-    let remaining = (await channel.checkQueue(queue)).messageCount;
-    if (remaining > 0) {
-      await new Promise<void>((resolve) => {
-        void channel.consume(queue, (message) => {
-          if (!message) return;
-          messages.push(message);
-          channel.ack(message);
-          if (--remaining === 0) resolve();
-        });
+    // Until the queue reports empty twice in a row: right after a broker restart a quorum queue
+    // may report fewer ready messages than it is about to deliver.
+    for (let empty = 0; empty < 2;) {
+      let remaining = (await channel.checkQueue(queue)).messageCount;
+      if (remaining === 0) {
+        empty++;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
+      empty = 0;
+      let finished: () => void = () => undefined;
+      const allTaken = new Promise<void>((resolve) => {
+        finished = resolve;
       });
+      const { consumerTag } = await channel.consume(queue, (message) => {
+        if (!message) return;
+        messages.push(message);
+        channel.ack(message);
+        if (--remaining === 0) finished();
+      });
+      await allTaken;
+      await channel.cancel(consumerTag);
     }
     await channel.close();
     return messages;
