@@ -303,6 +303,7 @@ export class PipelineRun {
         FILTER_THRESHOLD: String(threshold),
         FILTER_OUTPUT_DIR: this.outputDir,
         INGEST_TOKEN: this.token,
+        FILTER_ADMIN_TOKEN: this.token,
       }),
       'db-writer': app('db-writer', { DB_WRITER_PORT: String(port('db-writer')), DATABASE_URL: options.databaseUrl }),
       'mongo-writer': app('mongo-writer', {
