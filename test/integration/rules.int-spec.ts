@@ -210,7 +210,9 @@ describe('routing rules (FILTER_RULES_FILE, GET/PUT /rules) and GET /tail', () =
       timeout: 60_000,
     });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/invalid rule set: default/);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^filter: invalid configuration: FILTER_RULES_FILE: invalid rule set: default: .*\(got /);
   });
 
   it('guards /rules and /tail with FILTER_ADMIN_TOKEN, and /tail streams routed records', async () => {

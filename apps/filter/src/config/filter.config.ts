@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { commonEnv, flag, integer, optionalSecret, port, rabbitEnv } from '@dataflow/config';
 import { MAX_RANDOM_VALUE } from '@dataflow/contracts';
 import { MAX_RECORDS_PER_MESSAGE } from '@dataflow/messaging';
+import { parseRuleSet, RuleSetError } from '../routing/rule-set';
 
 export const filterEnv = z
   .object({
@@ -43,6 +45,11 @@ export const filterEnv = z
     if (env.NODE_ENV === 'production' && env.INGEST_TOKEN === undefined) {
       context.addIssue({ code: 'custom', path: ['INGEST_TOKEN'], message: 'is required when NODE_ENV=production' });
     }
+    if (env.FILTER_RULES_FILE !== undefined) {
+      // Checked with the rest of the configuration, so a bad rules file stops the filter with one line.
+      const problem = rulesFileProblem(env.FILTER_RULES_FILE);
+      if (problem !== undefined) context.addIssue({ code: 'custom', path: ['FILTER_RULES_FILE'], message: problem });
+    }
     if (env.NODE_ENV === 'production' && env.FILTER_ADMIN_TOKEN === undefined) {
       context.addIssue({
         code: 'custom',
@@ -53,3 +60,13 @@ export const filterEnv = z
   });
 
 export type FilterConfig = z.output<typeof filterEnv>;
+
+function rulesFileProblem(file: string): string | undefined {
+  try {
+    parseRuleSet(readFileSync(file, 'utf8'));
+    return undefined;
+  } catch (error) {
+    if (error instanceof RuleSetError) return error.message;
+    return `cannot read it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+  }
+}

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { ConfigError } from '@dataflow/config';
 import { DataflowMetrics } from '@dataflow/observability';
 import type { FilterConfig } from '../config/filter.config';
 import { CompiledRuleSet, parseRuleSet, RuleSetError, thresholdRuleSet } from './rule-set';
@@ -35,8 +36,13 @@ export class RulesService implements OnModuleDestroy {
     if (this.file === undefined) {
       this.active = this.stamp(thresholdRuleSet(config.get('FILTER_THRESHOLD', { infer: true })), 'threshold');
     } else {
-      // A bad file at start stops the filter: routing by guesswork is worse than not starting.
-      this.active = this.stamp(this.readFile(this.file), 'file');
+      // A bad file at start stops the filter (one line naming the problem): routing by guesswork is
+      // worse than not starting.
+      try {
+        this.active = this.stamp(this.readFile(this.file), 'file');
+      } catch (error) {
+        throw new ConfigError(`FILTER_RULES_FILE: ${error instanceof Error ? error.message : String(error)}`);
+      }
       watchFile(
         this.file,
         { interval: config.get('FILTER_RULES_POLL_MS', { infer: true }), persistent: false },
