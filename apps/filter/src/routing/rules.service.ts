@@ -36,8 +36,9 @@ export class RulesService implements OnModuleDestroy {
     if (this.file === undefined) {
       this.active = this.stamp(thresholdRuleSet(config.get('FILTER_THRESHOLD', { infer: true })), 'threshold');
     } else {
-      // A bad file at start stops the filter (one line naming the problem): routing by guesswork is
-      // worse than not starting.
+      // A bad file at start stops the filter: routing by guesswork is worse than not starting. The
+      // environment check (filter.config.ts) refused it already with one line; this catches a file
+      // that changed in between.
       try {
         this.active = this.stamp(this.readFile(this.file), 'file');
       } catch (error) {
