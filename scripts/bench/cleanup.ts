@@ -8,7 +8,7 @@
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
-import { deleteRecords } from './pipeline';
+import { deleteSource } from '../chaos/reconcile';
 import { RAW_COLLECTION, RAW_QUEUE, RAW_TABLE } from './raw';
 
 async function main(): Promise<void> {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const sources = (await documents.distinct('source')).filter((source) => source.startsWith('bench-'));
   for (const source of sources) {
     const last = await documents.find({ source }).sort({ seq: -1 }).limit(1).next();
-    await deleteRecords(databaseUrl, mongodbUrl, source, last?.seq ?? 0);
+    await deleteSource(databaseUrl, mongodbUrl, source, last?.seq ?? 0);
   }
   await mongo
     .db()

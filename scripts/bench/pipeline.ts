@@ -1,14 +1,13 @@
 import amqp from 'amqplib';
-import { MongoClient } from 'mongodb';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
-import { readFileSinkDir, readMongo, readPostgres, reconcile } from '../chaos/reconcile';
+import { deleteSource, readFileSinkDir, readMongo, readPostgres, reconcile } from '../chaos/reconcile';
 import { APP_NAMES, AppName, BenchApp, entryPoint } from './apps';
-import { checkSingleRun } from './check';
+import { checkSingleRun, type StepCheck } from './check';
 import {
   bucketDelta,
   errorText,
@@ -99,16 +98,9 @@ export interface TimelinePoint {
   readonly depthMongo?: number;
 }
 
-export interface CheckSummary {
-  readonly acknowledged: number;
+/** A step's correctness check: {@link StepCheck} plus what the generator made. */
+export interface CheckSummary extends StepCheck {
   readonly generated: number;
-  readonly inFiles: number;
-  readonly inPostgres: number;
-  readonly inMongo: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly misnested: number;
-  readonly problems: string[];
 }
 
 export interface StepResult {
@@ -520,7 +512,7 @@ export class PipelineRun {
     if (exitCode !== 0) problems.push(`generator exited with ${String(exitCode)}`);
     const check = await this.check(source, stateDir, generatorFinal, exitCode === 0, problems);
     if (!this.options.keepData) {
-      await deleteRecords(this.options.databaseUrl, this.options.mongodbUrl, source, generatorFinal.generated).catch(
+      await deleteSource(this.options.databaseUrl, this.options.mongodbUrl, source, generatorFinal.generated).catch(
         (error: unknown) => log(`    could not delete ${source}: ${errorText(error)}`),
       );
     }
@@ -701,7 +693,7 @@ export class PipelineRun {
       ]);
       const acknowledgedAll = generator.generated - generator.refused;
       if (acknowledgedAll > RECONCILE_MAX_RECORDS && cleanDrain && generator.refused === 0) {
-        // The general reconciliation spreads every stored seq into one call; this one is linear.
+        // A single clean run needs no per-lifetime accounting: the linear check is enough and cheaper.
         const single = checkSingleRun(this.threshold, acknowledgedAll, files.records, postgresRecords, mongoDocuments);
         if (files.badLines > 0) single.problems.push(`${files.badLines} bad lines in the sink files`);
         problems.push(...single.problems);
@@ -792,37 +784,6 @@ function machineShare(first: Snapshot, last: Snapshot, apps: Record<AppName, App
 }
 
 /** MongoDB documents deleted per command: FerretDB turns one delete into one statement with a parameter per document. */
-const DELETE_CHUNK = 20_000;
-
-/** Removes a step's rows, documents and nesting tail (documents in seq ranges, for FerretDB's parameter limit). */
-export async function deleteRecords(
-  postgresUrl: string,
-  mongoUrl: string,
-  source: string,
-  maxSeq: number,
-): Promise<void> {
-  const client = new Client({ connectionString: postgresUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    await client.query('DELETE FROM data_records WHERE source = $1', [source]);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  try {
-    const documents = mongo.db().collection('data_records');
-    for (let from = 0; from <= maxSeq; from += DELETE_CHUNK) {
-      await documents.deleteMany({ source, seq: { $gte: from, $lt: from + DELETE_CHUNK } });
-    }
-    await documents.deleteMany({ source });
-    await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
-  } finally {
-    await mongo.close().catch(() => undefined);
-  }
-}
-
 function ratio(a: number, b: number): number | undefined {
   return b > 0 ? a / b : undefined;
 }

@@ -1,3 +1,4 @@
+import { metricSum as sumOfSamples, type Sample } from '../chaos/apps';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export function sleep(ms: number): Promise<void> {
@@ -77,36 +78,11 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
 
 // ------------------------------------------------------------------ Prometheus text
 
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+export { parsePrometheus, type Sample } from '../chaos/apps';
 
-/** Parses the Prometheus text exposition format (the subset prom-client writes). */
-export function parsePrometheus(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length === 0 || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[pair[1] ?? ''] = (pair[2] ?? '').replace(/\\(.)/g, '$1');
-    }
-    samples.push({ name: match[1] ?? '', labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** Sum of the samples named `name` whose labels include all of `labels`. */
+/** Sum of the samples named `name` whose labels include all of `labels` (0 if none). */
 export function metricSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const sample of samples) {
-    if (sample.name !== name) continue;
-    if (Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) total += sample.value;
-  }
-  return total;
+  return sumOfSamples(samples, name, labels) ?? 0;
 }
 
 /** First sample named `name`, or undefined. */

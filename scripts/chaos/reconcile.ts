@@ -144,8 +144,20 @@ export async function readMongo(url: string, source: string): Promise<NestedDocu
   }
 }
 
-/** Removes the run's rows and documents (and the mongo-writer's nesting tail of the source). */
-export async function deleteSource(postgresUrl: string, mongoUrl: string, source: string): Promise<void> {
+/** Documents deleted per `deleteMany` when the highest seq is known (FerretDB's parameter limit). */
+const DELETE_CHUNK = 20_000;
+
+/**
+ * Removes the run's rows and documents (and the mongo-writer's nesting tail of the source). With
+ * `maxSeq`, documents go in seq ranges: FerretDB refuses one `deleteMany` over more than about
+ * 65,000 documents ("extended protocol limited to 65535 parameters").
+ */
+export async function deleteSource(
+  postgresUrl: string,
+  mongoUrl: string,
+  source: string,
+  maxSeq?: number,
+): Promise<void> {
   const client = new Client({ connectionString: postgresUrl });
   client.on('error', () => undefined);
   await client.connect();
@@ -157,7 +169,11 @@ export async function deleteSource(postgresUrl: string, mongoUrl: string, source
   const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   await mongo.connect();
   try {
-    await mongo.db().collection('data_records').deleteMany({ source });
+    const documents = mongo.db().collection('data_records');
+    for (let from = 0; from <= (maxSeq ?? -1); from += DELETE_CHUNK) {
+      await documents.deleteMany({ source, seq: { $gte: from, $lt: from + DELETE_CHUNK } });
+    }
+    await documents.deleteMany({ source });
     await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
   } finally {
     await mongo.close().catch(() => undefined);

@@ -148,6 +148,18 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
     expect(documents.find((d) => d.seq === 6)).toEqual({ ...late, nestedRecords: [] });
   });
 
+  it('completes a batch a crash left half written: documents already there are skipped, none doubled', async () => {
+    const source = freshSource('half-written');
+    const records = Array.from({ length: 30 }, (_, i) => highOrLow(source, i + 1, i % 4 !== 0));
+    // The state after a crash between the bulk writes and the tail update: some of the batch's
+    // documents exist, the tail does not know them, and the messages come again.
+    const planned = nestStream(records);
+    for (const document of planned.filter((_, i) => i % 2 === 0)) await stores.insertMongoDocument(document);
+    await rabbit.publishRecords(records);
+    await storedEverywhere(source, records);
+    expect((await stores.mongoIds(source)).length).toBe(planned.length);
+  });
+
   it('continues a run across a mongo-writer restart', async () => {
     const source = freshSource('restart');
     const records = Array.from({ length: 30 }, (_, i) => highOrLow(source, i + 1, i !== 10));

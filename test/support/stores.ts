@@ -88,6 +88,14 @@ export class Stores {
     return docs.map((d) => String(d._id));
   }
 
+  /** Writes a document as the mongo-writer would (`_id` = `source:seq` of its head), bypassing it. */
+  async insertMongoDocument(document: NestedDocument): Promise<void> {
+    await this.mongo
+      .db()
+      .collection<{ _id: string }>('data_records')
+      .insertOne({ _id: `${document.source}:${document.seq}`, ...document });
+  }
+
   async deleteSource(source: string): Promise<void> {
     await this.pg.query('DELETE FROM data_records WHERE source = $1', [source]).catch(() => undefined);
     await this.mongo.db().collection('data_records').deleteMany({ source });

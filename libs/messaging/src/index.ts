@@ -10,3 +10,4 @@ export * from './records-handler.decorator';
 export * from './records.consumer';
 export * from './writer-readiness';
 export * from './writer.providers';
+export * from './run-writer';
