@@ -38,6 +38,26 @@ export class RabbitProbe {
     this.connection = await RabbitProbe.open();
   }
 
+  /** Declares the contract's topology again (re-binding any queue a test unbound). */
+  async declare(): Promise<void> {
+    const channel = await this.connection.createChannel();
+    await declareTopology(channel);
+    await channel.close();
+  }
+
+  /** Unbinds both record queues from the exchange: every `mandatory` publish then comes back. */
+  async unbindAll(): Promise<void> {
+    const channel = await this.connection.createChannel();
+    for (const queue of [POSTGRES_QUEUE, MONGO_QUEUE]) await channel.unbindQueue(queue, RECORDS_EXCHANGE, '');
+    await channel.close();
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    const channel = await this.connection.createChannel();
+    await channel.deleteQueue(queue);
+    await channel.close();
+  }
+
   async purgeAll(): Promise<void> {
     const channel = await this.connection.createChannel();
     for (const queue of ALL_QUEUES) await channel.purgeQueue(queue);

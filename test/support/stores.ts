@@ -96,6 +96,14 @@ export class Stores {
       .insertOne({ _id: `${document.source}:${document.seq}`, ...document });
   }
 
+  /** Appends records to a stored document's `nestedRecords`, as an interrupted writer could have. */
+  async pushNested(source: string, headSeq: number, records: readonly DataRecord[]): Promise<void> {
+    await this.mongo
+      .db()
+      .collection<{ _id: string; nestedRecords: DataRecord[] }>('data_records')
+      .updateOne({ _id: `${source}:${headSeq}` }, { $push: { nestedRecords: { $each: [...records] } } });
+  }
+
   async deleteSource(source: string): Promise<void> {
     await this.pg.query('DELETE FROM data_records WHERE source = $1', [source]).catch(() => undefined);
     await this.mongo.db().collection('data_records').deleteMany({ source });

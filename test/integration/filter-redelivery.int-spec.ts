@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataRecord, hourFileName, POSTGRES_QUEUE } from '@dataflow/contracts';
+import { AppProcess, sleep, waitFor } from '../support/app-process';
+import { IngestClient } from '../support/ingest-client';
+import { RabbitProbe, recordsOf } from '../support/rabbit';
+import { makeRecord, readFileSink, seqsOf } from '../support/records';
+
+const PORT = 3711;
+const URL = `ws://127.0.0.1:${PORT}/ingest`;
+const ADMIN = 'redelivery-admin-token';
+
+/**
+ * The filter when a resend differs from the first attempt: the route changed in between, one sink
+ * failed fast while the other still had the records pending, or a crash cut a flush across two
+ * hour files. Every acknowledged record must be in each sink of its route exactly once.
+ */
+describe('filter: resends that differ from the first attempt', () => {
+  let rabbit: RabbitProbe;
+  const apps: AppProcess[] = [];
+  let run = 0;
+
+  beforeAll(async () => {
+    rabbit = await RabbitProbe.connect();
+  });
+
+  beforeEach(async () => {
+    await rabbit.purgeAll();
+  });
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.kill()));
+    await rabbit.declare(); // re-binds anything a test unbound
+    await rabbit.purgeAll();
+  });
+
+  afterAll(async () => {
+    await rabbit.close();
+  });
+
+  function freshSource(name: string): string {
+    return `fr-${name}-${process.pid}-${++run}`;
+  }
+
+  async function startFilter(outputDir: string, env: Record<string, string> = {}): Promise<AppProcess> {
+    const filter = new AppProcess('filter', PORT, {
+      FILTER_OUTPUT_DIR: outputDir,
+      FILTER_ADMIN_TOKEN: ADMIN,
+      FILTER_BREAKER_HALF_OPEN_MS: '500',
+      ...env,
+    });
+    apps.push(filter);
+    return filter.start();
+  }
+
+  async function putRules(filter: AppProcess, rules: unknown): Promise<void> {
+    const response = await fetch(`${filter.baseUrl}/rules`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(rules),
+    });
+    expect(response.status).toBe(200);
+  }
+
+  /** Sends `records` on fresh connections until all are acknowledged (the sender's resend loop). */
+  async function deliver(source: string, records: readonly DataRecord[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const client = await IngestClient.open(URL);
+      client.sendRecords(records);
+      try {
+        await client.waitAcked(source, seqsOf(records), Math.max(1000, Math.min(5000, deadline - Date.now())));
+        client.close();
+        return;
+      } catch (error) {
+        client.close();
+        if (Date.now() > deadline) throw error;
+        await sleep(200);
+      }
+    }
+  }
+
+  async function queuedSeqs(source: string): Promise<number[]> {
+    return seqsOf(recordsOf(await rabbit.drain(POSTGRES_QUEUE)).filter((r) => r.source === source));
+  }
+
+  it('a route change between a partial failure and the resend loses nothing', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-route-change-'));
+    const filter = await startFilter(outputDir);
+    const source = freshSource('route-change');
+    // 8 and 9 go to the file, 10 to the queue (threshold 90).
+    const records = [makeRecord(source, 8, 10), makeRecord(source, 9, 20), makeRecord(source, 10, 95)];
+    execFileSync('chattr', ['+i', outputDir]);
+    try {
+      const first = await IngestClient.open(URL);
+      first.sendRecords(records);
+      expect((await first.waitClosed()).code).toBe(1013); // the file leg failed, the queue leg was confirmed
+      expect(first.ackedSeqs(source).size).toBe(0);
+      await putRules(filter, { name: 'all-to-queue', rules: [], default: 'queue' });
+    } finally {
+      execFileSync('chattr', ['-i', outputDir]);
+    }
+    await deliver(source, records);
+    expect(new Set(await queuedSeqs(source))).toEqual(new Set([8, 9, 10]));
+  });
+
+  it('a leg failing fast while the other is still buffered does not write a record twice', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-fast-fail-'));
+    const filter = await startFilter(outputDir, { FILTER_FLUSH_INTERVAL_MS: '200' });
+    await putRules(filter, { name: 'both', rules: [], default: 'both' });
+    const source = freshSource('fast-fail');
+    const records = [makeRecord(source, 1, 50)];
+    // No queue bound: every publish comes back unroutable at once, while the file leg waits for its flush.
+    // (After the filter declared the topology, or its declaration would bind them again.)
+    await waitFor(async () => (await filter.get('/health/ready')).status === 200, 30_000, 'filter ready');
+    await rabbit.unbindAll();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const client = await IngestClient.open(URL);
+      client.sendRecords(records);
+      expect((await client.waitClosed()).code).toBe(1013);
+    }
+    await rabbit.declare();
+    await deliver(source, records);
+    await sleep(500);
+    expect(seqsOf(readFileSink(outputDir).filter((r) => r.source === source))).toEqual([1]);
+    expect((await queuedSeqs(source)).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('after a crash that cut a flush across two hour files, the missing record is written on resend', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-torn-flush-'));
+    const source = freshSource('torn-flush');
+    const at = (hour: number, minute: number): number => Date.UTC(2024, 10, 25, hour, minute);
+    const before = Array.from({ length: 9 }, (_, i) => makeRecord(source, i + 1, 10, at(3, i)));
+    let filter = await startFilter(outputDir);
+    await deliver(source, before);
+    await sleep(1500); // the checkpoint is written at most once a second
+    await filter.kill();
+    // A flush of 10 (hour 03), 11 (hour 02, the clock stepped back) and 12 (hour 03) that the crash
+    // cut after the 03 file was written and synced: 11 never reached its file.
+    const [r10, r11, r12] = [
+      makeRecord(source, 10, 10, at(3, 20)),
+      makeRecord(source, 11, 10, at(2, 59)),
+      makeRecord(source, 12, 10, at(3, 21)),
+    ];
+    appendFileSync(join(outputDir, hourFileName(at(3, 0))), `${JSON.stringify(r10)}\n${JSON.stringify(r12)}\n`);
+    filter = await startFilter(outputDir);
+    await deliver(source, [r10, r11, r12]);
+    await filter.stop();
+    const stored = seqsOf(readFileSink(outputDir).filter((r) => r.source === source)).sort((a, b) => a - b);
+    expect(stored).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+});
