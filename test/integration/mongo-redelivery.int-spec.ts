@@ -117,7 +117,11 @@ describe('mongo-writer: redeliveries that differ from the first attempt', () => 
   });
 
   it('two writers: SIGTERM of the active one under load hands over without a record doubled or misnested', async () => {
-    const a = await startWriter(3701, { MONGO_WRITER_PREFETCH: '50', MONGO_WRITER_BATCH_SIZE: '2000' });
+    const a = await startWriter(3701, {
+      MONGO_WRITER_PREFETCH: '50',
+      MONGO_WRITER_MAX_HELD_RECORDS: '500000',
+      MONGO_WRITER_BATCH_SIZE: '2000',
+    });
     await startWriter(3702);
     const source = freshSource('sigterm-handover');
     const random = prng(11);

@@ -3,7 +3,7 @@ import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { prng } from '../support/prng';
 import { RabbitProbe } from '../support/rabbit';
 import { highOrLow, makeRecord } from '../support/records';
-import { shortConsumerTimeout, signalProcesses, unacknowledged } from '../support/services';
+import { consumers, shortConsumerTimeout, signalProcesses, unacknowledged } from '../support/services';
 import { flatten, Stores } from '../support/stores';
 
 /**
@@ -115,14 +115,23 @@ describe('writers: held work and long outages', () => {
     await waitFor(async () => (await rabbit.depth(MONGO_QUEUE)) === 0, 30_000, 'the mongo queue to empty');
   });
 
-  it('a consumer the broker cancels subscribes again', async () => {
+  it('a consumer the broker cancels subscribes again (declaring what is missing) and is not ready meanwhile', async () => {
     const writer = await startMongoWriter();
     const source = freshSource('cancelled');
     const records = Array.from({ length: 30 }, (_, i) => highOrLow(source, i + 1, i % 3 !== 0));
     await rabbit.publishRecords(records.slice(0, 10));
     await nestedExactly(source, records.slice(0, 10));
     await rabbit.deleteQueue(MONGO_QUEUE); // the broker cancels every consumer of a deleted queue
-    await rabbit.declare();
+    const readiness: number[] = [];
+    await waitFor(
+      async () => {
+        readiness.push((await writer.get('/health/ready')).status);
+        return consumers(MONGO_QUEUE) === 1;
+      },
+      30_000,
+      'the writer to declare its queue again and consume from it',
+    );
+    expect(readiness).toContain(503);
     for (let i = 10; i < records.length; i += 5) await rabbit.publishRecords(records.slice(i, i + 5));
     await nestedExactly(source, records, 30_000);
     expect((await writer.get('/health/ready')).status).toBe(200);

@@ -45,11 +45,18 @@ export function shortConsumerTimeout(ms: number): () => void {
   };
 }
 
-/** Messages delivered to consumers and not yet acknowledged, per queue (rabbitmqctl). */
-export function unacknowledged(queue: string): number {
-  const out = execFileSync('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages_unacknowledged'], {
-    encoding: 'utf8',
-  });
+function queueColumn(queue: string, column: string): number {
+  const out = execFileSync('rabbitmqctl', ['-q', 'list_queues', 'name', column], { encoding: 'utf8' });
   const line = out.split('\n').find((l) => l.startsWith(`${queue}\t`));
   return Number(line?.split('\t')[1] ?? 'NaN');
+}
+
+/** Messages delivered to consumers and not yet acknowledged (rabbitmqctl; NaN if no such queue). */
+export function unacknowledged(queue: string): number {
+  return queueColumn(queue, 'messages_unacknowledged');
+}
+
+/** Consumers subscribed to `queue` (NaN if no such queue). */
+export function consumers(queue: string): number {
+  return queueColumn(queue, 'consumers');
 }

@@ -107,6 +107,7 @@ export class Stores {
   async deleteSource(source: string): Promise<void> {
     await this.pg.query('DELETE FROM data_records WHERE source = $1', [source]).catch(() => undefined);
     await this.mongo.db().collection('data_records').deleteMany({ source });
+    await this.mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { validateEnv } from '@dataflow/config';
 import { POSTGRES_QUEUE } from '@dataflow/contracts';
-import { RecordsConsumer, writerProviders } from '@dataflow/messaging';
+import { prefetchFor, RecordsConsumer, writerProviders } from '@dataflow/messaging';
 import { HealthController, ObservabilityModule } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
@@ -69,7 +69,10 @@ export class DbWriterModule {
       providers: writerProviders(PostgresRecordStore, (c: ConfigService<DbWriterConfig, true>) => ({
         rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
         queue: POSTGRES_QUEUE,
-        prefetch: c.get('DB_WRITER_PREFETCH', { infer: true }),
+        prefetch: prefetchFor(
+          c.get('DB_WRITER_MAX_HELD_RECORDS', { infer: true }),
+          c.get('DB_WRITER_PREFETCH', { infer: true }),
+        ),
         policy: POSTGRES_POLICY,
         batchSize: c.get('DB_WRITER_BATCH_SIZE', { infer: true }),
         batchMs: c.get('DB_WRITER_BATCH_MS', { infer: true }),

@@ -4,7 +4,7 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
 import { MONGO_QUEUE } from '@dataflow/contracts';
-import { RecordsConsumer, writerProviders } from '@dataflow/messaging';
+import { prefetchFor, RecordsConsumer, writerProviders } from '@dataflow/messaging';
 import { HealthController, ObservabilityModule } from '@dataflow/observability';
 import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
 import { MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
@@ -15,7 +15,8 @@ import { MongoRecordStore } from './storage/mongo-record.store';
 function policies(config: ConfigService<MongoWriterConfig, true>): PolicyCatalogue {
   return {
     [MONGODB_POLICY]: {
-      // Retried until it works: the messages are held unacknowledged meanwhile, never dropped.
+      // Retried until it works or the breaker opens (then the messages go back to the queue and
+      // the writer pauses until MongoDB answers: see RecordWriter).
       retry: {
         maxAttempts: Number.POSITIVE_INFINITY,
         initialDelayMs: 100,
@@ -26,6 +27,10 @@ function policies(config: ConfigService<MongoWriterConfig, true>): PolicyCatalog
         consecutiveFailures: config.get('MONGO_WRITER_BREAKER_FAILURES', { infer: true }),
         halfOpenAfterMs: config.get('MONGO_WRITER_BREAKER_HALF_OPEN_MS', { infer: true }),
       },
+      // A server that answers nothing must count as failing: an attempt is given up after this
+      // long. It may still land later; every write is conditional on the position it continues,
+      // so a late one changes nothing (NestingWriter).
+      timeoutMs: config.get('MONGO_WRITER_WRITE_TIMEOUT_MS', { infer: true }),
     },
   };
 }
@@ -52,6 +57,8 @@ export class MongoWriterModule {
             retryDelay: 2000,
             // Commands fail fast while the server is away; the policy retries them.
             bufferCommands: false,
+            // A socket that stays silent this long is dropped (a hung server), not waited on forever.
+            socketTimeoutMS: c.get('MONGO_WRITER_WRITE_TIMEOUT_MS', { infer: true }) * 2,
           }),
         }),
         MongooseModule.forFeature([{ name: DATA_DOCUMENT_MODEL, schema: dataDocumentSchema }]),
@@ -60,7 +67,10 @@ export class MongoWriterModule {
       providers: writerProviders(MongoRecordStore, (c: ConfigService<MongoWriterConfig, true>) => ({
         rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
         queue: MONGO_QUEUE,
-        prefetch: c.get('MONGO_WRITER_PREFETCH', { infer: true }),
+        prefetch: prefetchFor(
+          c.get('MONGO_WRITER_MAX_HELD_RECORDS', { infer: true }),
+          c.get('MONGO_WRITER_PREFETCH', { infer: true }),
+        ),
         policy: MONGODB_POLICY,
         batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
         batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),

@@ -26,6 +26,11 @@ export function integer(defaultValue: number, min: number, max = Number.MAX_SAFE
   return numeric(z.number().int().min(min).max(max), defaultValue);
 }
 
+/** An integer in range, or undefined when unset (the app derives a value from others). */
+export function optionalInteger(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(blankAsUnset, z.coerce.number<unknown>().pipe(z.number().int().min(min).max(max)).optional());
+}
+
 export function decimal(defaultValue: number, min: number, max: number) {
   return numeric(z.number().min(min).max(max), defaultValue);
 }

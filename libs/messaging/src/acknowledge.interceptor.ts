@@ -1,20 +1,20 @@
 import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
-import { RmqContext } from '@nestjs/microservices';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { DataRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
+import { isCancellation } from '@dataflow/resilience';
 import { PermanentStoreError } from './delivery-batcher';
+import type { RecordsContext } from './records-context';
 import { RecordsRmqServer } from './records-rmq.server';
 
 /**
  * The acknowledgement rules of a message handler, applied around it (see `@RecordsHandler`):
  * - the handler's promise resolves → the message is acknowledged (its records are committed);
  * - it rejects with PermanentStoreError → the message is dead-lettered with the reason;
- * - anything else (a transient failure still unresolved at shutdown) → the message is left
- *   unacknowledged, so the broker redelivers it: it is never lost, and RabbitMQ's delivery limit
- *   stops it from looping forever.
+ * - anything else (its consumer session ended, a write failed for good) → the message is left
+ *   unacknowledged: it went back to the queue with its session, in order, and is delivered again.
+ *   RabbitMQ's delivery limit stops a message from looping forever.
  */
 @Injectable()
 export class AcknowledgeInterceptor implements NestInterceptor {
@@ -26,23 +26,16 @@ export class AcknowledgeInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const rmq = context.switchToRpc().getContext<RmqContext>();
-    const message = rmq.getMessage() as ConsumeMessage;
-    const channel = rmq.getChannelRef() as ConfirmChannel;
+    const rmq = context.switchToRpc().getContext<RecordsContext>();
     const records = context.switchToRpc().getData<DataRecord[]>();
-    return from(this.settle(lastValueFrom(next.handle(), { defaultValue: undefined }), message, channel, records));
+    return from(this.settle(lastValueFrom(next.handle(), { defaultValue: undefined }), rmq, records));
   }
 
   /** Runs in the message's trace context (see RecordsRmqServer), whose span it ends. */
-  private async settle(
-    handled: Promise<unknown>,
-    message: ConsumeMessage,
-    channel: ConfirmChannel,
-    records: readonly DataRecord[],
-  ): Promise<void> {
+  private async settle(handled: Promise<unknown>, rmq: RecordsContext, records: readonly DataRecord[]): Promise<void> {
     const span = trace.getActiveSpan();
     try {
-      await this.settleMessage(handled, message, channel, records);
+      await this.settleMessage(handled, rmq, records);
     } finally {
       span?.end();
     }
@@ -50,8 +43,7 @@ export class AcknowledgeInterceptor implements NestInterceptor {
 
   private async settleMessage(
     handled: Promise<unknown>,
-    message: ConsumeMessage,
-    channel: ConfirmChannel,
+    rmq: RecordsContext,
     records: readonly DataRecord[],
   ): Promise<void> {
     try {
@@ -59,17 +51,16 @@ export class AcknowledgeInterceptor implements NestInterceptor {
     } catch (error) {
       trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       if (error instanceof PermanentStoreError) {
-        await this.server.deadLetter(message, channel, `store_refused: ${error.message}`, 'store_refused');
-        this.metrics.recordsProcessed('store', 'dead_lettered');
-      } else {
+        await this.server.deadLetter(rmq.message, rmq.session, `store_refused: ${error.message}`, 'store_refused');
+        this.metrics.recordsProcessed('store', 'dead_lettered', records.length);
+      } else if (!isCancellation(error)) {
         this.logger.warn(
           `message left unacknowledged for redelivery: ${error instanceof Error ? error.message : 'unknown'}`,
         );
       }
       return;
     }
-    try {
-      channel.ack(message);
+    if (rmq.session.ack(rmq.message)) {
       this.logger.debug(
         {
           source: records[0]?.source,
@@ -79,8 +70,8 @@ export class AcknowledgeInterceptor implements NestInterceptor {
         },
         'records stored and acknowledged',
       );
-    } catch {
-      this.logger.warn('could not acknowledge (channel closed); the broker redelivers, and the write is idempotent');
+    } else {
+      this.logger.debug('stored, but its consumer session had ended: redelivered, and the write is idempotent');
     }
   }
 }

@@ -10,8 +10,11 @@ export interface DeliveryBatcherOptions {
   readonly batchSize: number;
   /** A partly filled batch is written after this long. */
   readonly batchMs: number;
-  /** Stores records idempotently (repeats allowed), under the sink's policy. */
-  readonly store: (records: DataRecord[]) => Promise<void>;
+  /**
+   * Stores records idempotently (repeats allowed), under the sink's policy; `signal` fires when the
+   * messages' consumer session ended (stop retrying: they are back in the queue).
+   */
+  readonly store: (records: DataRecord[], signal?: AbortSignal) => Promise<void>;
   /** True for an error no retry can fix (the data itself is refused). */
   readonly isPermanent: (error: unknown) => boolean;
 }
@@ -25,8 +28,10 @@ interface Entry {
   readonly records: DataRecord[];
   /** The trace context of the message the records came from. */
   readonly context: Context;
+  /** Fires when the message's consumer session ends: the message is back in the queue. */
+  readonly signal: AbortSignal | undefined;
   resolve(): void;
-  reject(error: Error): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -42,17 +47,68 @@ export class DeliveryBatcher {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private inFlight = false;
+  private readonly watched = new WeakSet<AbortSignal>();
+  /** Sessions with a failed write: nothing more of them is written (see fail). */
+  private readonly failed = new WeakSet<AbortSignal>();
 
   constructor(private readonly options: DeliveryBatcherOptions) {}
 
-  /** Resolves once `records` are committed; rejects if they can never be. */
-  add(records: DataRecord[]): Promise<void> {
+  /** Resolves once `records` are committed; rejects if they can never be, or `signal` fires first. */
+  add(records: DataRecord[], signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (signal && this.failed.has(signal)) {
+      return Promise.reject(new Error('an earlier write of this consumer session failed; the message is redelivered'));
+    }
     const done = new Promise<void>((resolve, reject) =>
-      this.pending.push({ records, context: context.active(), resolve, reject }),
+      this.pending.push({ records, context: context.active(), signal, resolve, reject }),
     );
     this.pendingRecords += records.length;
+    if (signal) this.watch(signal);
     this.schedule();
     return done;
+  }
+
+  /** Records waiting for a write (not counting the write in progress). */
+  get waiting(): number {
+    return this.pendingRecords;
+  }
+
+  private watch(signal: AbortSignal): void {
+    if (this.watched.has(signal)) return;
+    this.watched.add(signal);
+    signal.addEventListener('abort', () => this.abandon(signal), { once: true });
+  }
+
+  /**
+   * A write failed for good (its policy gave up): nothing delivered after it in the same session may
+   * be written before it, so the batch and everything pending of its session fail with it. The
+   * caller hands them all back to the queue in order (a new session redelivers them).
+   */
+  private fail(batch: Entry[], signal: AbortSignal | undefined, error: Error): void {
+    if (signal) this.failed.add(signal);
+    for (const entry of batch) entry.reject(error);
+    const kept: Entry[] = [];
+    for (const entry of this.pending) {
+      if (entry.signal !== signal) kept.push(entry);
+      else {
+        this.pendingRecords -= entry.records.length;
+        entry.reject(error);
+      }
+    }
+    this.pending = kept;
+  }
+
+  /** The session of `signal` ended: its pending messages are back in the queue, unwritten. */
+  private abandon(signal: AbortSignal): void {
+    const kept: Entry[] = [];
+    for (const entry of this.pending) {
+      if (entry.signal !== signal) kept.push(entry);
+      else {
+        this.pendingRecords -= entry.records.length;
+        entry.reject(signal.reason);
+      }
+    }
+    this.pending = kept;
   }
 
   /** Writes everything pending; resolves when it (and every earlier write) has settled. */
@@ -96,6 +152,7 @@ export class DeliveryBatcher {
     while (this.pending.length > 0) {
       const next = this.pending[0] as Entry;
       if (batch.length > 0 && records + next.records.length > this.maxRecords) break;
+      if (batch.length > 0 && next.signal !== batch[0]?.signal) break;
       this.pending.shift();
       batch.push(next);
       records += next.records.length;
@@ -119,32 +176,67 @@ export class DeliveryBatcher {
     const parent = first?.context ?? ROOT_CONTEXT;
     const span = startSpan('records store', { links }, parent);
     span.setAttribute('dataflow.messages', batch.length);
+    const signal = first?.signal;
     await context.with(contextWith(span, parent), async () => {
+      const ended = whenAborted(signal);
       try {
-        await this.options.store(batch.flatMap((entry) => entry.records));
+        const storing = this.options.store(
+          batch.flatMap((entry) => entry.records),
+          signal,
+        );
+        // A write abandoned below may still settle later: its outcome no longer matters.
+        storing.catch(() => undefined);
+        const outcome = await Promise.race([storing.then(() => 'stored' as const), ended.promise]);
+        if (outcome === 'ended') throw signal?.reason;
         for (const entry of batch) entry.resolve();
       } catch (error) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: asError(error).message });
-        if (this.options.isPermanent(error)) await this.isolate(batch);
-        else for (const entry of batch) entry.reject(asError(error));
+        if (signal?.aborted) for (const entry of batch) entry.reject(signal.reason);
+        else if (this.options.isPermanent(error)) await this.isolate(batch);
+        else this.fail(batch, signal, asError(error));
       } finally {
+        ended.dispose();
         span.end();
       }
     });
   }
 
+  /**
+   * Stores a refused batch message by message, in order: the message refused for good is
+   * dead-lettered by its handler, the others are stored. A transient failure on the way fails the
+   * rest (nothing may be stored past it).
+   */
   private async isolate(batch: Entry[]): Promise<void> {
-    for (const entry of batch) {
+    for (const [index, entry] of batch.entries()) {
       try {
-        await this.options.store(entry.records);
+        entry.signal?.throwIfAborted();
+        await this.options.store(entry.records, entry.signal);
         entry.resolve();
       } catch (error) {
-        entry.reject(
-          this.options.isPermanent(error) ? new PermanentStoreError(asError(error).message) : asError(error),
-        );
+        if (entry.signal?.aborted) {
+          for (const rest of batch.slice(index)) rest.reject(entry.signal.reason);
+          return;
+        }
+        if (!this.options.isPermanent(error)) {
+          this.fail(batch.slice(index), entry.signal, asError(error));
+          return;
+        }
+        entry.reject(new PermanentStoreError(asError(error).message));
       }
     }
   }
+}
+
+/** A promise that resolves with 'ended' when `signal` fires; dispose() removes its listener. */
+function whenAborted(signal: AbortSignal | undefined): { promise: Promise<'ended'>; dispose(): void } {
+  if (!signal) return { promise: new Promise<'ended'>(() => undefined), dispose: () => undefined };
+  let listener: () => void = () => undefined;
+  const promise = new Promise<'ended'>((resolve) => {
+    listener = () => resolve('ended');
+    if (signal.aborted) resolve('ended');
+    else signal.addEventListener('abort', listener, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', listener) };
 }
 
 function asError(error: unknown): Error {

@@ -1,9 +1,10 @@
-import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CircuitState } from 'cockatiel';
 import type { DataRecord } from '@dataflow/contracts';
 import type { DataflowMetrics } from '@dataflow/observability';
-import type { NamedPolicy } from '@dataflow/resilience';
-import { DeliveryBatcher } from './delivery-batcher';
+import { isCancellation, type NamedPolicy } from '@dataflow/resilience';
+import type { ConsumerSession } from './consumer-session';
+import { DeliveryBatcher, PermanentStoreError } from './delivery-batcher';
 import type { RecordsRmqServer } from './records-rmq.server';
 
 /** What a store did with a batch: inserted rows/documents, and records it already had. */
@@ -16,11 +17,17 @@ export interface StoreOutcome {
 export interface RecordStore {
   /** Label of the sink in metrics and logs (`postgres`, `mongodb`). */
   readonly sink: string;
-  store(records: DataRecord[]): Promise<StoreOutcome>;
+  /** Stores `records`; `signal` fires when they went back to the queue (stop, do not retry). */
+  store(records: DataRecord[], signal?: AbortSignal): Promise<StoreOutcome>;
   /** True for an error that no retry can fix: the data itself is refused. */
   isPermanent(error: unknown): boolean;
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+  /**
+   * A new consumer session starts: another writer may have written meanwhile, so anything the
+   * store remembers about what is stored must be read again.
+   */
+  sessionStarted?(): void;
 }
 
 export interface RecordWriterOptions {
@@ -29,16 +36,33 @@ export interface RecordWriterOptions {
   readonly shutdownTimeoutMs: number;
 }
 
+/** Longest pause between two pings of a database that is down. */
+const MAX_PING_INTERVAL_MS = 30_000;
+const PING_TIMEOUT_MS = 2000;
+
 /**
  * A writer's storing side, shared by db-writer and mongo-writer: batches the records of many
  * messages, stores them under the sink's policy (transient failures retried with backoff, the
- * breaker counting them), and settles each message's promise when its batch committed. While the
- * breaker is open the consumer is cancelled, so no new messages are taken (another replica or the
- * standby can take over), until it closes again. Acknowledging is the handler decorator's job
- * (see `@RecordsHandler`).
+ * breaker counting them), and settles each message's promise when its batch committed.
+ * Acknowledging is the handler decorator's job (see `@RecordsHandler`).
+ *
+ * Order is kept whatever fails, by handing everything held back to the queue (the server ends its
+ * consumer session; the broker returns the messages in order) rather than letting anything later
+ * be stored first:
+ * - a write that fails for good (its policy gives up): everything is handed back and consumed
+ *   again at once;
+ * - the breaker opens (the database is down): everything is handed back and consumption pauses,
+ *   so another replica or the standby can take over, until the database answers a ping again. No
+ *   message is held through an outage, so an outage of any length costs a delivery count of one
+ *   and never runs into the broker's delivery acknowledgement timeout;
+ * - shutdown: intake stops, the batches in hand are written (up to the shutdown timeout) and
+ *   acknowledged, the rest is handed back.
  */
 export class RecordWriter implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('RecordWriter');
   private readonly batcher: DeliveryBatcher;
+  private paused = false;
+  private stopping = false;
 
   constructor(
     private readonly server: RecordsRmqServer,
@@ -51,34 +75,76 @@ export class RecordWriter implements BeforeApplicationShutdown {
       batchSize: options.batchSize,
       batchMs: options.batchMs,
       // The store method carries its policy (`@Resilient`): transient failures are retried there.
-      store: (records) => this.store(records),
+      store: (records, signal) => this.store(records, signal),
       isPermanent: (error) => this.target.isPermanent(error),
     });
     this.policy.breaker?.onStateChange((state) => {
-      if (state === CircuitState.Open) void this.server.pause();
-      else if (state === CircuitState.Closed) void this.server.resume();
+      if (state === CircuitState.Open) void this.pauseUntilBack();
     });
+    this.server.onSession(() => this.target.sessionStarted?.());
   }
 
   /** Resolves when `records` are committed; rejects with PermanentStoreError if they never can be. */
-  write(records: DataRecord[]): Promise<void> {
-    return this.batcher.add(records);
+  write(records: DataRecord[], session: ConsumerSession): Promise<void> {
+    const done = this.batcher.add(records, session.signal);
+    done.catch((error: unknown) => {
+      if (error instanceof PermanentStoreError || isCancellation(error) || !session.open) return;
+      void this.server.rewind(`a write failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    return done;
   }
 
-  /** Stops intake and finishes the batch in hand; anything unfinished is redelivered later. */
+  /** Stops intake, writes the batches in hand, then hands the rest back. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.server.pause();
+    this.stopping = true;
+    this.server.drain();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref());
     await Promise.race([this.batcher.flush(), timeout]);
+    // Let the acknowledgements of the last batch go out before the channel closes.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.server.stop();
   }
 
-  private async store(records: DataRecord[]): Promise<void> {
-    const outcome = await this.target.store(records);
+  private async store(records: DataRecord[], signal?: AbortSignal): Promise<void> {
+    const outcome = await this.target.store(records, signal);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);
     this.metrics.storedRecords(
       this.target.sink,
       records.map((r) => r.timestamp),
     );
+  }
+
+  private async pauseUntilBack(): Promise<void> {
+    if (this.paused || this.stopping) return;
+    this.paused = true;
+    await this.server.suspend(`${this.target.sink} unavailable (breaker open)`);
+    let interval = this.policy.options.breaker?.halfOpenAfterMs ?? 1000;
+    while (!this.stopping) {
+      await new Promise<void>((resolve) => setTimeout(resolve, interval).unref());
+      try {
+        await withTimeout(this.target.ping(), PING_TIMEOUT_MS);
+        break;
+      } catch (error) {
+        this.logger.warn(
+          `${this.target.sink} still unavailable (${error instanceof Error ? error.message : String(error)}); next try in ${Math.round(interval / 1000)} s`,
+        );
+        interval = Math.min(interval * 2, MAX_PING_INTERVAL_MS);
+      }
+    }
+    this.paused = false;
+    if (!this.stopping) await this.server.resume();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

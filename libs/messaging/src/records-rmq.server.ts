@@ -1,8 +1,9 @@
 import { context, SpanKind } from '@opentelemetry/api';
 import { contextWith, extractTraceContext, startSpan } from '@dataflow/observability/tracing';
 import { Logger } from '@nestjs/common';
-import { RmqContext, ServerRMQ } from '@nestjs/microservices';
+import { ServerRMQ } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_HEADER,
@@ -10,30 +11,53 @@ import {
   queueDeclaration,
   RECORDS_PATTERN,
 } from '@dataflow/contracts';
+import { ConsumerSession } from './consumer-session';
+import { RecordsContext } from './records-context';
 import { decodeRecordsMessage } from './records-message.codec';
 import { declareTopology } from './topology';
 
 export interface RecordsServerOptions {
   readonly url: string;
   readonly queue: string;
-  /** Unacknowledged messages the broker may push to this consumer (the batching window). */
+  /** Unacknowledged messages the broker may push to this consumer. */
   readonly prefetch: number;
   /** Called for every message the server dead-letters itself, with the reason. */
   readonly onDeadLetter?: (reason: string) => void;
 }
 
+/** Why the server is not consuming right now, or undefined while it is. */
+export type ConsumerState = { readonly consuming: true } | { readonly consuming: false; readonly reason: string };
+
+/** The promise-API connection amqp-connection-manager hands out on every (re)connect. */
+interface ChannelFactory {
+  createConfirmChannel(): Promise<ConfirmChannel>;
+}
+
+/** How long after a session ended by itself a new one is opened (the broker had a reason). */
+const REOPEN_DELAY_MS = 1000;
+
 /**
  * Nest's RMQ server for the record queues, with manual acknowledgement. Differences from the stock
  * transport: it declares the whole topology with the contract's arguments; it decodes and validates
  * every message before any handler runs and dead-letters what can never be stored (with the reason
- * in a header) instead of leaving it unacknowledged or crashing; and it can pause and resume
- * consumption, so a writer whose database is down stops taking messages instead of failing them.
+ * in a header); and it runs its consumer in {@link ConsumerSession}s of its own on the managed
+ * connection, so that it can hand everything it holds back to the queue in order (rewind, suspend,
+ * shutdown), and opens a new session whenever one ends without being asked to: a channel the broker
+ * closed (an acknowledgement timeout), a consumer the broker cancelled (its queue deleted, a node
+ * gone). amqp-connection-manager only recreates channels after a lost connection.
  */
 export class RecordsRmqServer extends ServerRMQ {
   private readonly log = new Logger('RecordsRmqServer');
-  private consumerChannel: ConfirmChannel | undefined;
-  private consumerTag: string | undefined;
-  private paused = false;
+  private connection: ChannelFactory | undefined;
+  private session: ConsumerSession | undefined;
+  private opening: Promise<void> | undefined;
+  private sessions = 0;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private suspendedFor: string | undefined;
+  private stopping = false;
+  private lastEnd = 'not connected to RabbitMQ yet';
+  private listening: (() => void) | undefined;
+  private readonly sessionListeners: Array<(session: ConsumerSession) => void> = [];
 
   constructor(private readonly settings: RecordsServerOptions) {
     super({
@@ -45,79 +69,98 @@ export class RecordsRmqServer extends ServerRMQ {
     });
   }
 
-  override async setupChannel(channel: ConfirmChannel, callback: () => void): Promise<void> {
-    await declareTopology(channel);
-    await channel.prefetch(this.settings.prefetch, false);
-    this.consumerChannel = channel;
-    this.consumerTag = undefined;
-    if (!this.paused) await this.consume(channel);
-    callback();
+  /** Connects (retrying without end) and resolves Nest's start once the first session consumes. */
+  override async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      const manager = await this.createClient<AmqpConnectionManager>();
+      this.server = manager;
+      this.listening = () => {
+        this.listening = undefined;
+        callback();
+      };
+      manager.on('connect', ({ connection }) => {
+        this.connection = connection as unknown as ChannelFactory;
+        void this.openSession();
+      });
+      manager.on('disconnect', ({ err }) => {
+        this.connection = undefined;
+        this.log.warn(`disconnected from RabbitMQ: ${err instanceof Error ? err.message : 'unknown reason'}`);
+      });
+      manager.on('connectFailed', ({ err }) => this.log.warn(`RabbitMQ not reachable: ${err.message}`));
+    } catch (error) {
+      callback(error);
+    }
   }
 
-  // The base class types the message loosely; amqplib delivers a ConsumeMessage, or null when the
-  // broker cancels the consumer.
-  override async handleMessage(raw: Record<string, unknown> | null, channel: ConfirmChannel): Promise<void> {
-    const message = raw as ConsumeMessage | null;
-    if (message === null) {
-      this.log.warn(`the broker cancelled the consumer of ${this.settings.queue}`);
-      return;
-    }
-    const decoded = decodeRecordsMessage(message.content);
-    if (!decoded.ok) {
-      await this.deadLetter(message, channel, `${decoded.reason}: ${decoded.detail}`, decoded.reason);
-      return;
-    }
-    // The message's span is a child of the filter's hand-off (W3C trace context in its headers);
-    // everything done for the message, its log lines included, runs in it.
-    const parent = extractTraceContext(message.properties.headers);
-    const span = startSpan('records process', { kind: SpanKind.CONSUMER }, parent);
-    span.setAttribute('dataflow.records', decoded.records.length);
-    span.setAttribute('messaging.destination.name', this.settings.queue);
-    // The handler's acknowledgement (AcknowledgeInterceptor) ends the span once the message is settled.
-    const rmq = new RmqContext([message, channel, RECORDS_PATTERN]);
-    await context.with(contextWith(span, parent), () =>
-      this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
-    );
+  override async close(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reopenTimer);
+    await this.session?.close('the server is closing');
+    await (this.server as AmqpConnectionManager | null)?.close();
   }
 
-  /** Stops taking new messages; those already delivered stay with the app until it settles them. */
-  async pause(): Promise<void> {
-    if (this.paused) return;
-    this.paused = true;
-    const { consumerChannel, consumerTag } = this;
-    this.consumerTag = undefined;
-    if (consumerChannel && consumerTag) {
-      await consumerChannel.cancel(consumerTag).catch(() => undefined);
-    }
+  /** Called with every new session, before its first delivery. */
+  onSession(listener: (session: ConsumerSession) => void): void {
+    this.sessionListeners.push(listener);
+  }
+
+  /**
+   * Hands everything held back to the queue (in order) and consumes again from there: what follows
+   * a failed delivery must not be stored before it.
+   */
+  async rewind(reason: string): Promise<void> {
+    this.log.warn(`returning every held message to ${this.settings.queue} and consuming again: ${reason}`);
+    await this.session?.close(reason);
+  }
+
+  /** Hands everything held back and stops consuming until {@link resume} (another replica may take over). */
+  async suspend(reason: string): Promise<void> {
+    if (this.suspendedFor) return;
+    this.suspendedFor = reason;
+    this.log.warn(`pausing consumption of ${this.settings.queue} and returning every held message: ${reason}`);
+    await this.session?.close(`paused: ${reason}`);
   }
 
   async resume(): Promise<void> {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.consumerChannel) await this.consume(this.consumerChannel).catch(() => undefined);
+    if (!this.suspendedFor) return;
+    this.log.log(`resuming consumption of ${this.settings.queue}`);
+    this.suspendedFor = undefined;
+    await this.openSession();
   }
 
-  get isPaused(): boolean {
-    return this.paused;
+  /** Shutdown, first step: deliveries from now on are held unprocessed (returned at {@link stop}). */
+  drain(): void {
+    if (this.session) this.session.draining = true;
+  }
+
+  /** Shutdown, last step: returns whatever is still held and consumes no more. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reopenTimer);
+    await this.session?.close('shutting down');
+  }
+
+  consumerState(): ConsumerState {
+    if (this.session?.consumerTag) return { consuming: true };
+    return { consuming: false, reason: this.suspendedFor ? `paused: ${this.suspendedFor}` : this.lastEnd };
   }
 
   /** Whether the AMQP connection is up right now. */
   isConnected(): boolean {
-    const manager = this.server as { isConnected?: () => boolean } | null;
-    return manager?.isConnected?.() ?? false;
+    return (this.server as AmqpConnectionManager | null)?.isConnected() ?? false;
   }
 
   /**
-   * Moves a message to the queue's DLQ with the reason in a header, then acknowledges it. The
-   * copy is confirmed before the original is acknowledged: a crash in between leaves a duplicate
-   * in the DLQ, never a loss.
+   * Moves a message to the queue's DLQ with the reason in a header, then acknowledges it. The copy
+   * is confirmed before the original is acknowledged: a crash in between leaves a duplicate in the
+   * DLQ, never a loss.
    */
-  async deadLetter(message: ConsumeMessage, channel: ConfirmChannel, detail: string, reason: string): Promise<void> {
+  async deadLetter(message: ConsumeMessage, session: ConsumerSession, detail: string, reason: string): Promise<void> {
     const { deadLetterQueue } = queueDeclaration(this.settings.queue);
     this.log.warn(`dead-lettering message ${message.fields.deliveryTag} from ${this.settings.queue}: ${detail}`);
     try {
       await new Promise<void>((resolve, reject) => {
-        channel.publish(
+        session.channel.publish(
           DEAD_LETTER_EXCHANGE,
           deadLetterQueue,
           message.content,
@@ -135,24 +178,99 @@ export class RecordsRmqServer extends ServerRMQ {
             error ? reject(error instanceof Error ? error : new Error('publish to the DLQ was refused')) : resolve(),
         );
       });
-      channel.ack(message);
-      this.settings.onDeadLetter?.(reason);
+      if (session.ack(message)) this.settings.onDeadLetter?.(reason);
     } catch (error) {
       // The channel went away: the broker redelivers the message and it is judged again.
-      this.log.error(`could not dead-letter message: ${String(error)}`);
+      this.log.error(`could not dead-letter message: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
-  private async consume(channel: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await channel.consume(
-      this.settings.queue,
-      (message) => {
-        this.handleMessage(message as unknown as Record<string, unknown> | null, channel).catch((error: unknown) =>
-          this.handleError(String(error)),
-        );
-      },
-      { noAck: false },
+  private async openSession(): Promise<void> {
+    if (this.session || this.opening || this.suspendedFor || this.stopping || !this.connection) return;
+    const connection = this.connection;
+    this.opening = this.startSession(connection).finally(() => {
+      this.opening = undefined;
+    });
+    await this.opening;
+  }
+
+  private async startSession(connection: ChannelFactory): Promise<void> {
+    let channel: ConfirmChannel | undefined;
+    try {
+      channel = await connection.createConfirmChannel();
+      // A channel error must end this session only: unhandled, amqplib would take the connection down.
+      channel.on('error', (error: Error) => this.log.warn(`consumer channel error: ${error.message}`));
+      await declareTopology(channel);
+      await channel.prefetch(this.settings.prefetch, false);
+    } catch (error) {
+      this.lastEnd = `could not open a channel: ${error instanceof Error ? error.message : String(error)}`;
+      this.log.warn(this.lastEnd);
+      await channel?.close().catch(() => undefined);
+      this.scheduleReopen();
+      return;
+    }
+    const session = new ConsumerSession(++this.sessions, channel, (ended, reason) => this.sessionEnded(ended, reason));
+    this.session = session;
+    for (const listener of this.sessionListeners) listener(session);
+    try {
+      const { consumerTag } = await channel.consume(this.settings.queue, (message) => this.deliver(message, session), {
+        noAck: false,
+      });
+      session.consumerTag = consumerTag;
+    } catch (error) {
+      await session.close(`could not consume: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    // Asked to stop or pause while the session was opening: hand it back at once.
+    if (this.suspendedFor || this.stopping) await session.close('paused while opening');
+    else this.listening?.();
+  }
+
+  private sessionEnded(session: ConsumerSession, reason: string): void {
+    if (this.session !== session) return;
+    this.session = undefined;
+    this.lastEnd = `consumer session ended: ${reason}`;
+    this.scheduleReopen();
+  }
+
+  private scheduleReopen(): void {
+    if (this.stopping || this.suspendedFor || this.reopenTimer) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      void this.openSession();
+    }, REOPEN_DELAY_MS);
+  }
+
+  private deliver(message: ConsumeMessage | null, session: ConsumerSession): void {
+    if (message === null) {
+      this.log.warn(`the broker cancelled the consumer of ${this.settings.queue}; subscribing again`);
+      void session.close('the broker cancelled the consumer');
+      return;
+    }
+    // Held unprocessed: the channel's close returns it to the queue.
+    if (session.draining || !session.open) return;
+    const index = session.nextIndex();
+    this.handleDelivery(message, session, index).catch((error: unknown) =>
+      this.log.error(`message handling failed: ${error instanceof Error ? error.message : String(error)}`),
     );
-    this.consumerTag = consumerTag;
+  }
+
+  private async handleDelivery(message: ConsumeMessage, session: ConsumerSession, index: number): Promise<void> {
+    const decoded = decodeRecordsMessage(message.content);
+    if (!decoded.ok) {
+      await this.deadLetter(message, session, `${decoded.reason}: ${decoded.detail}`, decoded.reason);
+      return;
+    }
+    // The message's span is a child of the filter's hand-off (W3C trace context in its headers);
+    // everything done for the message, its log lines included, runs in it.
+    const parent = extractTraceContext(message.properties.headers);
+    const span = startSpan('records process', { kind: SpanKind.CONSUMER }, parent);
+    span.setAttribute('dataflow.records', decoded.records.length);
+    span.setAttribute('messaging.destination.name', this.settings.queue);
+    // The handler's acknowledgement (AcknowledgeInterceptor) ends the span once the message is settled.
+    const rmq = new RecordsContext(message, session, index);
+    await context.with(contextWith(span, parent), () =>
+      this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import type { DataRecord } from '@dataflow/contracts';
+import type { RecordsContext } from './records-context';
 import { RecordsHandler } from './records-handler.decorator';
 import { RecordWriter } from './record-writer';
 
@@ -10,7 +11,7 @@ export class RecordsConsumer {
   constructor(private readonly writer: RecordWriter) {}
 
   @RecordsHandler()
-  onRecords(@Payload() records: DataRecord[]): Promise<void> {
-    return this.writer.write(records);
+  onRecords(@Payload() records: DataRecord[], @Ctx() context: RecordsContext): Promise<void> {
+    return this.writer.write(records, context.session);
   }
 }

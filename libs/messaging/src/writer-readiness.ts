@@ -8,7 +8,10 @@ import { RecordsRmqServer } from './records-rmq.server';
 /** The writer's store, for readiness and the writer itself. */
 export const RECORD_STORE = Symbol('RECORD_STORE');
 
-/** A writer is ready with the broker connected, its database answering and no breaker open. */
+/**
+ * A writer is ready with the broker connected, a consumer subscribed (not paused, not between two
+ * sessions), its database answering and no breaker open.
+ */
 @Injectable()
 export class WriterReadiness implements Readiness {
   constructor(
@@ -23,6 +26,11 @@ export class WriterReadiness implements Readiness {
       () => {
         const session = this.indicators.check('rabbitmq');
         return this.server.isConnected() ? session.up() : session.down({ message: 'not connected' });
+      },
+      () => {
+        const session = this.indicators.check('consumer');
+        const state = this.server.consumerState();
+        return state.consuming ? session.up() : session.down({ message: state.reason });
       },
       () =>
         this.indicators

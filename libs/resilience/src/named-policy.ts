@@ -14,6 +14,7 @@ import {
   TimeoutStrategy,
   wrap,
 } from 'cockatiel';
+import { isCancellation } from './cancelled.error';
 import type { PolicyOptions } from './policy-options';
 
 /** Hooks through which a policy reports what it does (metrics and logs live outside this file). */
@@ -37,7 +38,8 @@ export class NamedPolicy {
     observer: PolicyObserver,
   ) {
     const layers: IPolicy[] = [];
-    const isFailure = options.isFailure ?? (() => true);
+    // A cancelled call says nothing about the dependency: never retried, never counted.
+    const isFailure = (error: unknown): boolean => !isCancellation(error) && (options.isFailure?.(error) ?? true);
     if (options.retry) {
       const { whileOpen = false } = options.retry;
       const retryable = (error: Error): boolean => (error instanceof BrokenCircuitError ? whileOpen : isFailure(error));

@@ -28,7 +28,9 @@ export class PostgresRecordStore implements RecordStore {
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
   @Resilient(POSTGRES_POLICY)
   @Timed('postgres.store', { sink: 'postgres' })
-  async store(records: DataRecord[]): Promise<StoreOutcome> {
+  async store(records: DataRecord[], signal?: AbortSignal): Promise<StoreOutcome> {
+    // Records whose messages went back to the queue are not written any more (and not retried).
+    signal?.throwIfAborted();
     const rows = uniqueById(records);
     const columns = {
       source: new Array<string>(rows.length),

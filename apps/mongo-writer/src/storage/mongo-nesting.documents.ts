@@ -1,0 +1,157 @@
+import type { mongo } from 'mongoose';
+import type { DataRecord, NestedDocument, NestingTail } from '@dataflow/contracts';
+import type { InsertResult, NestingDocuments } from './nesting-documents';
+import { type DataDocument, documentId } from './data-document.schema';
+
+/** One hint per source: where its stream ended when last written. Small, so read by `_id` at once. */
+export const TAILS_COLLECTION = 'nesting_tails';
+
+export interface TailHint extends NestingTail {
+  _id: string;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/**
+ * NestingDocuments on the MongoDB driver (the writer's connection, or any other client): the data
+ * collection and the hints. Records are written with their fields in contract order, whatever order
+ * a publisher sent them in.
+ */
+export class MongoNestingDocuments implements NestingDocuments {
+  constructor(
+    private readonly collection: mongo.Collection<DataDocument>,
+    private readonly hints: mongo.Collection<TailHint>,
+  ) {}
+
+  async readHint(source: string): Promise<NestingTail | undefined> {
+    const found = await this.hints.findOne({ _id: source });
+    return found ? { lastSeq: found.lastSeq, lastHash: found.lastHash, headSeq: found.headSeq } : undefined;
+  }
+
+  async moveHint(source: string, tail: NestingTail): Promise<void> {
+    const { lastSeq, lastHash, headSeq } = tail;
+    try {
+      // Matches only a hint that is behind; a hint at or ahead makes the upsert's insert collide.
+      await this.hints.updateOne(
+        { _id: source, lastSeq: { $lt: lastSeq } },
+        { $set: { lastSeq, lastHash, headSeq } },
+        { upsert: true },
+      );
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
+  async read(source: string, headSeq: number): Promise<NestedDocument | undefined> {
+    const found = await this.collection.findOne({ _id: documentId(source, headSeq) });
+    if (!found) return undefined;
+    const { _id: _ignored, ...document } = found;
+    return document;
+  }
+
+  async exists(source: string, headSeq: number): Promise<boolean> {
+    return (await this.collection.findOne({ _id: documentId(source, headSeq) }, { projection: { _id: 1 } })) !== null;
+  }
+
+  async append(
+    source: string,
+    headSeq: number,
+    expectedCount: number,
+    records: readonly DataRecord[],
+  ): Promise<boolean> {
+    const result = await this.collection.updateOne(
+      { _id: documentId(source, headSeq), nestedRecords: { $size: expectedCount } },
+      { $push: { nestedRecords: { $each: records.map(contractOrder) } } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async insertInOrder(documents: readonly NestedDocument[]): Promise<InsertResult> {
+    if (documents.length === 0) return { inserted: 0, conflict: false };
+    try {
+      await this.collection.insertMany(documents.map(asDocument), { ordered: true });
+      return { inserted: documents.length, conflict: false };
+    } catch (error) {
+      const stoppedAt = firstDuplicateIndex(error);
+      if (stoppedAt === undefined) throw error;
+      return { inserted: stoppedAt, conflict: true };
+    }
+  }
+
+  async present(source: string, seqs: readonly number[]): Promise<Set<number>> {
+    const wanted = [...seqs];
+    const found = await this.collection
+      .find(
+        { source, $or: [{ seq: { $in: wanted } }, { 'nestedRecords.seq': { $in: wanted } }] },
+        { projection: { seq: 1, 'nestedRecords.seq': 1 } },
+      )
+      .toArray();
+    const present = new Set<number>();
+    for (const document of found) {
+      present.add(document.seq);
+      for (const nested of document.nestedRecords) present.add(nested.seq);
+    }
+    return present;
+  }
+
+  async insertLate(records: readonly DataRecord[]): Promise<void> {
+    try {
+      await this.collection.insertMany(
+        records.map((record) => ({
+          _id: documentId(record.source, record.seq),
+          ...contractOrder(record),
+          nestedRecords: [],
+        })),
+        { ordered: false },
+      );
+    } catch (error) {
+      if (!onlyDuplicateKeys(error)) throw error;
+    }
+  }
+}
+
+function contractOrder(record: DataRecord): DataRecord {
+  const { source, seq, timestamp, randomValue, hashValue } = record;
+  return { source, seq, timestamp, randomValue, hashValue };
+}
+
+function asDocument(document: NestedDocument): DataDocument {
+  return {
+    _id: documentId(document.source, document.seq),
+    ...contractOrder(document),
+    nestedRecords: document.nestedRecords.map(contractOrder),
+  };
+}
+
+interface BulkErrorShape {
+  code?: unknown;
+  writeErrors?: unknown;
+  writeConcernError?: unknown;
+}
+
+function writeErrorsOf(error: unknown): Array<{ code?: number; index?: number }> {
+  const { writeErrors } = (error ?? {}) as BulkErrorShape;
+  if (Array.isArray(writeErrors)) return writeErrors as Array<{ code?: number; index?: number }>;
+  return writeErrors && typeof writeErrors === 'object' ? [writeErrors] : [];
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return (error as BulkErrorShape | undefined)?.code === DUPLICATE_KEY;
+}
+
+/** Where an ordered insert stopped because a document existed already (undefined: another error). */
+function firstDuplicateIndex(error: unknown): number | undefined {
+  const errors = writeErrorsOf(error);
+  const first = errors[0];
+  if ((error as BulkErrorShape).writeConcernError !== undefined || first?.code !== DUPLICATE_KEY) return undefined;
+  return typeof first.index === 'number' ? first.index : undefined;
+}
+
+function onlyDuplicateKeys(error: unknown): boolean {
+  const errors = writeErrorsOf(error);
+  return (
+    errors.length > 0 &&
+    (error as BulkErrorShape).writeConcernError === undefined &&
+    errors.every((e) => e.code === DUPLICATE_KEY)
+  );
+}

@@ -1,0 +1,235 @@
+import { DataRecord, NestedDocument, NestingTail, planNesting } from '@dataflow/contracts';
+import type { NestingDocuments } from './nesting-documents';
+
+export interface NestingOutcome {
+  /** Records this call placed (appended, in a new document, or stored late). */
+  readonly stored: number;
+  /** Records some document held already. */
+  readonly duplicates: number;
+}
+
+export interface NestingWriterOptions {
+  /** Sources written at the same time (each source's own operations stay strictly in order). */
+  readonly parallelSources: number;
+  /** Re-plans after conflicting writes before the call fails (and is retried by its policy). */
+  readonly maxConflicts: number;
+  /** Told of every conflict: someone else wrote the source between our read and our write. */
+  readonly onConflict?: (source: string) => void;
+  /** Told of records stored late, as documents of their own. */
+  readonly onLate?: (source: string, records: readonly DataRecord[]) => void;
+}
+
+/** Another writer kept moving the source's stream on while this one tried to continue it. */
+export class NestingConflictError extends Error {
+  override readonly name = 'NestingConflictError';
+}
+
+/** Where a source's stored stream ends: its last document and that document's last record. */
+interface StoredTail extends NestingTail {
+  /** How many records the last document nests: what its next append is conditional on. */
+  readonly nestedCount: number;
+}
+
+/**
+ * The nesting rule kept exact in MongoDB without transactions, however the stream is batched,
+ * redelivered, interrupted, or written by two processes at once.
+ *
+ * - **Each source's writes go in stream order**: the append to the last document, then the new
+ *   documents in one ordered insert, then the hint. A crash between or inside them leaves a prefix
+ *   of the stream stored, never a hole.
+ * - **The tail is read from the documents.** The per-source hint (`nesting_tails`) only says where
+ *   to start looking: it is moved forward after the documents it names were written, so it is at or
+ *   behind the end of the stored stream. The hinted document is read as it is; if an ordered
+ *   insert then meets a document that exists already (an interrupted attempt, or another writer,
+ *   got further), the stored prefix's end is found among the planned documents by `_id` (a binary
+ *   search: existence is a prefix), that document is completed, and the insert goes on after it.
+ *   The writer keeps the tail it last wrote in memory only while nobody else can have written
+ *   ({@link forget}: at every new consumer session).
+ * - **Every write is conditional on the position it continues.** An append applies only while the
+ *   document still nests the count it was planned against (`$size`, one atomic update); a new
+ *   document's `_id` is its head (`source:seq`), so it is inserted once. A writer holding a stale
+ *   position (a replica still finishing what it handed over, a cached tail someone moved on) fails
+ *   its write, reads again and re-plans. Every document any writer produces is the rule's document
+ *   for that place in the stream (it plans from a true tail over a contiguous part of the stream),
+ *   so whichever of two writers lands first, the result is the same.
+ * - A record at or below the tail that no document holds arrived after later records (a dead
+ *   letter replayed after the stream moved on). The rule cannot be applied after the fact: it is
+ *   stored as a document of its own and reported.
+ */
+export class NestingWriter {
+  private readonly tails = new Map<string, StoredTail>();
+
+  constructor(
+    private readonly documents: NestingDocuments,
+    private readonly options: NestingWriterOptions,
+  ) {}
+
+  /** Forgets every remembered tail: the next write of each source reads it from the documents. */
+  forget(): void {
+    this.tails.clear();
+  }
+
+  async write(records: readonly DataRecord[], signal?: AbortSignal): Promise<NestingOutcome> {
+    const groups = [...groupBySource(records)];
+    let stored = 0;
+    let duplicates = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < groups.length) {
+        const [source, group] = groups[next++] as [string, DataRecord[]];
+        const outcome = await this.writeSource(source, group, signal);
+        stored += outcome.stored;
+        duplicates += outcome.duplicates;
+      }
+    };
+    const workers = Math.max(1, Math.min(this.options.parallelSources, groups.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+    return { stored, duplicates };
+  }
+
+  private async writeSource(source: string, records: DataRecord[], signal?: AbortSignal): Promise<NestingOutcome> {
+    for (let attempt = 0; attempt <= this.options.maxConflicts; attempt++) {
+      signal?.throwIfAborted();
+      const outcome = await this.tryWriteSource(source, records, signal);
+      if (outcome) return outcome;
+      this.options.onConflict?.(source);
+    }
+    throw new NestingConflictError(
+      `another writer kept moving ${source} on (${this.options.maxConflicts + 1} attempts); the batch is retried`,
+    );
+  }
+
+  /** One plan and its writes; undefined on a conflict. */
+  private async tryWriteSource(
+    source: string,
+    records: DataRecord[],
+    signal?: AbortSignal,
+  ): Promise<NestingOutcome | undefined> {
+    const tail = this.tails.get(source) ?? (await this.locate(source));
+    // Forgotten until this attempt has landed whole: a failure part-way leaves the documents ahead.
+    this.tails.delete(source);
+    const plan = planNesting(records, tail);
+    if (tail && plan.appendToTail.length > 0) {
+      signal?.throwIfAborted();
+      if (!(await this.documents.append(source, tail.headSeq, tail.nestedCount, plan.appendToTail))) return undefined;
+    }
+    signal?.throwIfAborted();
+    const last = await this.insertAll(source, plan.newDocuments, signal);
+    if (last === 'conflict') return undefined;
+    const newTail: StoredTail | undefined =
+      last ?? (tail && { ...tail, ...plan.tail, nestedCount: tail.nestedCount + plan.appendToTail.length });
+    const late = tail ? await this.storeLate(source, plan.duplicates, tail.lastSeq, signal) : 0;
+    if (newTail) {
+      if (newTail.lastSeq !== tail?.lastSeq) await this.documents.moveHint(source, newTail);
+      this.tails.set(source, newTail);
+    }
+    const placed = plan.appendToTail.length + plan.newDocuments.reduce((n, d) => n + 1 + d.nestedRecords.length, 0);
+    return { stored: placed + late, duplicates: records.length - placed - late };
+  }
+
+  /** The tail as the documents have it, starting from the hint. */
+  private async locate(source: string): Promise<StoredTail | undefined> {
+    const hint = await this.documents.readHint(source);
+    if (!hint) return undefined;
+    const document = await this.documents.read(source, hint.headSeq);
+    // A hint whose document is gone (the source's documents were deleted): start over.
+    return document && tailOf(document);
+  }
+
+  /**
+   * Inserts `documents` in order. Where one exists already, the stored stream is ahead of the
+   * plan: skip what is stored, complete its last document, insert the rest. Returns the tail after
+   * the last document, undefined when there were none, or 'conflict'.
+   */
+  private async insertAll(
+    source: string,
+    documents: readonly NestedDocument[],
+    signal?: AbortSignal,
+  ): Promise<StoredTail | undefined | 'conflict'> {
+    if (documents.length === 0) return undefined;
+    const first = await this.documents.insertInOrder(documents);
+    if (!first.conflict) return tailOf(documents.at(-1) as NestedDocument);
+    signal?.throwIfAborted();
+    const at = await this.lastExisting(source, documents, first.inserted);
+    const planned = documents[at] as NestedDocument;
+    const stored = await this.documents.read(source, planned.seq);
+    if (!stored) return 'conflict';
+    let completed: NestedDocument = stored;
+    const missing = planned.nestedRecords.slice(stored.nestedRecords.length);
+    if (missing.length > 0) {
+      if (!isPrefix(stored.nestedRecords, planned.nestedRecords)) {
+        throw new Error(`document ${source}:${planned.seq} does not continue as the stream does; not writing over it`);
+      }
+      if (!(await this.documents.append(source, planned.seq, stored.nestedRecords.length, missing))) return 'conflict';
+      completed = planned;
+    }
+    const rest = documents.slice(at + 1);
+    if (rest.length === 0) return tailOf(completed);
+    signal?.throwIfAborted();
+    const after = await this.documents.insertInOrder(rest);
+    return after.conflict ? 'conflict' : tailOf(rest.at(-1) as NestedDocument);
+  }
+
+  /** The last of `documents` (from `from`, which exists) that exists: they exist as a prefix. */
+  private async lastExisting(source: string, documents: readonly NestedDocument[], from: number): Promise<number> {
+    let low = from;
+    let high = documents.length - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (await this.documents.exists(source, (documents[middle] as NestedDocument).seq)) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /**
+   * Records at or below the tail are normally redeliveries of what is stored. Those no document
+   * holds arrived after later ones: stored on their own, never dropped. (Repeats of this batch's
+   * own records are above the old tail and were placed by the plan already.)
+   */
+  private async storeLate(
+    source: string,
+    duplicates: readonly DataRecord[],
+    lastSeq: number,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const older = duplicates.filter((r) => r.seq <= lastSeq);
+    if (older.length === 0) return 0;
+    signal?.throwIfAborted();
+    const present = await this.documents.present(
+      source,
+      older.map((r) => r.seq),
+    );
+    const missing = new Map<number, DataRecord>();
+    for (const record of older) if (!present.has(record.seq)) missing.set(record.seq, record);
+    if (missing.size === 0) return 0;
+    const late = [...missing.values()].sort((a, b) => a.seq - b.seq);
+    await this.documents.insertLate(late);
+    this.options.onLate?.(source, late);
+    return late.length;
+  }
+}
+
+function tailOf(document: NestedDocument): StoredTail {
+  const last = document.nestedRecords.at(-1) ?? document;
+  return {
+    headSeq: document.seq,
+    nestedCount: document.nestedRecords.length,
+    lastSeq: last.seq,
+    lastHash: last.hashValue,
+  };
+}
+
+function isPrefix(prefix: readonly DataRecord[], of: readonly DataRecord[]): boolean {
+  return prefix.length <= of.length && prefix.every((record, i) => record.seq === of[i]?.seq);
+}
+
+function groupBySource(records: readonly DataRecord[]): Map<string, DataRecord[]> {
+  const groups = new Map<string, DataRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.source);
+    if (group) group.push(record);
+    else groups.set(record.source, [record]);
+  }
+  return groups;
+}

@@ -1,0 +1,276 @@
+import fc from 'fast-check';
+import { Db, MongoClient } from 'mongodb';
+import { DataRecord, NestedDocument, nestStream } from '@dataflow/contracts';
+import { MongoNestingDocuments, TAILS_COLLECTION } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import type { NestingDocuments } from '../../apps/mongo-writer/src/storage/nesting-documents';
+import { NestingWriter } from '../../apps/mongo-writer/src/storage/nesting-writer';
+import { prng } from '../support/prng';
+import { recordWithHash } from '../support/records';
+import { MONGODB_URL } from '../support/stores';
+
+/**
+ * The mongo-writer's nesting against the real FerretDB, as a model: random streams (long runs of
+ * high hashes, seq gaps, messages the filter published twice), consumed as a broker would deliver
+ * them (from the oldest unacknowledged message, in batches of any size), with crashes injected
+ * before or after any single store operation and, at a hand-over, the old writer still writing
+ * while the new one starts over. Whatever happens, once every message is acknowledged the
+ * documents must be the nesting rule applied to the stream.
+ *
+ * FC_SEED and FC_RUNS reproduce or widen a run (fast-check prints the seed and path of a failure).
+ */
+const RUNS = Number(process.env.FC_RUNS ?? 200);
+const DATABASE = 'dataflow_nesting_model';
+
+/** A crash of the writer process: it stops at an operation, before or after the operation ran. */
+class Crash extends Error {}
+
+/** What the runs exercised, printed at the end: a property that never met a fault proves little. */
+const exercised = { runs: 0, records: 0, operations: 0, crashes: 0, handOvers: 0, conflicts: 0 };
+
+/**
+ * Lets one store operation run at a time and picks, with the run's PRNG, which waiting writer goes
+ * next, only once every live writer is waiting: the interleaving depends on the seed, not on timing.
+ */
+class Interleaver {
+  private readonly waiting = new Map<number, () => void>();
+  private readonly live = new Set<number>();
+  private busy = false;
+
+  constructor(private readonly random: () => number) {}
+
+  enter(writer: number): void {
+    this.live.add(writer);
+  }
+
+  leave(writer: number): void {
+    this.live.delete(writer);
+    this.dispatch();
+  }
+
+  async turn<T>(writer: number, operation: () => Promise<T>): Promise<T> {
+    await new Promise<void>((resolve) => {
+      this.waiting.set(writer, resolve);
+      this.dispatch();
+    });
+    try {
+      return await operation();
+    } finally {
+      this.busy = false;
+      // The writer's own code runs on in microtasks before it asks again or leaves.
+      setImmediate(() => this.dispatch());
+    }
+  }
+
+  private dispatch(): void {
+    if (this.busy || this.waiting.size === 0 || this.waiting.size < this.live.size) return;
+    const writers = [...this.waiting.keys()].sort((a, b) => a - b);
+    const chosen = writers[Math.floor(this.random() * writers.length)] as number;
+    const resolve = this.waiting.get(chosen) as () => void;
+    this.waiting.delete(chosen);
+    this.busy = true;
+    resolve();
+  }
+}
+
+/** The real store operations, taken in turns, with a crash at a chosen operation. */
+class FaultyDocuments implements NestingDocuments {
+  private operations = 0;
+  private crashed = false;
+
+  constructor(
+    private readonly real: NestingDocuments,
+    private readonly interleaver: Interleaver,
+    private readonly writer: number,
+    private readonly crashAt?: { readonly operation: number; readonly afterIt: boolean },
+  ) {}
+
+  private run<T>(operation: () => Promise<T>): Promise<T> {
+    return this.interleaver.turn(this.writer, async () => {
+      if (this.crashed) throw new Crash('the process is gone');
+      const index = this.operations++;
+      exercised.operations++;
+      const crashHere = this.crashAt?.operation === index;
+      if (crashHere && !this.crashAt?.afterIt) {
+        this.crashed = true;
+        exercised.crashes++;
+        throw new Crash(`crashed before operation ${index}`);
+      }
+      const result = await operation();
+      if (crashHere) {
+        this.crashed = true;
+        exercised.crashes++;
+        throw new Crash(`crashed after operation ${index}`);
+      }
+      return result;
+    });
+  }
+
+  readHint: NestingDocuments['readHint'] = (...args) => this.run(() => this.real.readHint(...args));
+  moveHint: NestingDocuments['moveHint'] = (...args) => this.run(() => this.real.moveHint(...args));
+  read: NestingDocuments['read'] = (...args) => this.run(() => this.real.read(...args));
+  exists: NestingDocuments['exists'] = (...args) => this.run(() => this.real.exists(...args));
+  append: NestingDocuments['append'] = (...args) => this.run(() => this.real.append(...args));
+  insertInOrder: NestingDocuments['insertInOrder'] = (...args) => this.run(() => this.real.insertInOrder(...args));
+  present: NestingDocuments['present'] = (...args) => this.run(() => this.real.present(...args));
+  insertLate: NestingDocuments['insertLate'] = (...args) => this.run(() => this.real.insertLate(...args));
+}
+
+interface Step {
+  /** Messages the batch takes from the oldest unacknowledged one. */
+  readonly messages: number;
+  readonly crash?: { readonly operation: number; readonly afterIt: boolean };
+  /** At the crash, the writer is not dead but handed over: it keeps writing beside the next one. */
+  readonly handOver: boolean;
+}
+
+interface Scenario {
+  readonly runs: ReadonlyArray<{ readonly high: boolean; readonly length: number }>;
+  readonly gaps: readonly number[];
+  readonly chunks: readonly number[];
+  /** Indexes of messages the filter published a second time (right after the first). */
+  readonly republished: readonly number[];
+  readonly steps: readonly Step[];
+  readonly seed: number;
+}
+
+const scenarios: fc.Arbitrary<Scenario> = fc.record({
+  runs: fc.array(
+    fc.record({
+      high: fc.boolean(),
+      length: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 12 })),
+    }),
+    { minLength: 1, maxLength: 10 },
+  ),
+  gaps: fc.array(fc.constantFrom(1, 1, 1, 1, 2, 3), { minLength: 60, maxLength: 60 }),
+  chunks: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 60, maxLength: 60 }),
+  republished: fc.array(fc.nat({ max: 30 }), { maxLength: 3 }),
+  steps: fc.array(
+    fc.record({
+      messages: fc.integer({ min: 1, max: 4 }),
+      crash: fc.option(fc.record({ operation: fc.nat({ max: 10 }), afterIt: fc.boolean() }), { nil: undefined }),
+      handOver: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 12 },
+  ),
+  seed: fc.integer(),
+});
+
+let run = 0;
+
+function streamOf(scenario: Scenario): { records: DataRecord[]; messages: DataRecord[][] } {
+  const source = `model-${process.pid}-${++run}`;
+  const records: DataRecord[] = [];
+  let seq = 0;
+  for (const { high, length } of scenario.runs) {
+    for (let i = 0; i < length; i++) {
+      seq += scenario.gaps[records.length % scenario.gaps.length] as number;
+      records.push(recordWithHash(source, seq, high));
+    }
+  }
+  const messages: DataRecord[][] = [];
+  for (let at = 0, i = 0; at < records.length; i++) {
+    const size = scenario.chunks[i % scenario.chunks.length] as number;
+    messages.push(records.slice(at, at + size));
+    if (scenario.republished.includes(messages.length - 1)) messages.push(records.slice(at, at + size));
+    at += size;
+  }
+  return { records, messages };
+}
+
+async function documentsOf(db: Db, source: string): Promise<NestedDocument[]> {
+  const found = await db
+    .collection('data_records')
+    .find({ source }, { projection: { _id: 0 } })
+    .sort({ seq: 1 })
+    .toArray();
+  return found as unknown as NestedDocument[];
+}
+
+describe('mongo-writer nesting: model-based, against FerretDB', () => {
+  let client: MongoClient;
+  let db: Db;
+  let real: NestingDocuments;
+
+  beforeAll(async () => {
+    const url = new URL(MONGODB_URL);
+    url.pathname = `/${DATABASE}`;
+    client = await MongoClient.connect(url.toString(), { serverSelectionTimeoutMS: 5000 });
+    db = client.db();
+    await db.dropDatabase();
+    real = new MongoNestingDocuments(
+      db.collection('data_records') as unknown as ConstructorParameters<typeof MongoNestingDocuments>[0],
+      db.collection(TAILS_COLLECTION) as unknown as ConstructorParameters<typeof MongoNestingDocuments>[1],
+    );
+  });
+
+  afterAll(async () => {
+    console.log(`nesting model exercised: ${JSON.stringify(exercised)}`);
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+  });
+
+  it(`documents equal the rule over the stream, whatever the batching, crashes and hand-overs (${RUNS} runs)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarios, async (scenario) => {
+        const { records, messages } = streamOf(scenario);
+        const source = records[0]?.source as string;
+        const interleaver = new Interleaver(prng(scenario.seed));
+        let acked = 0;
+        let writers = 0;
+        const writerFor = (crashAt?: Step['crash']) => {
+          const id = ++writers;
+          return { id, writer: new NestingWriter(new FaultyDocuments(real, interleaver, id, crashAt), options) };
+        };
+        // The stale writer of the last hand-over, still writing.
+        let stale: Promise<unknown> | undefined;
+        for (let i = 0; acked < messages.length; i++) {
+          if (i > 200) throw new Error('no progress: the writers never got every message acknowledged');
+          const step: Step = scenario.steps[i] ?? { messages: 4, handOver: false };
+          const batch = messages.slice(acked, acked + step.messages);
+          const { id, writer } = writerFor(step.crash);
+          interleaver.enter(id);
+          const writing = writer.write(batch.flat()).finally(() => interleaver.leave(id));
+          try {
+            await writing;
+            acked += batch.length;
+            await stale;
+            stale = undefined;
+          } catch (error) {
+            if (!(error instanceof Crash)) throw error;
+            await stale;
+            stale = undefined;
+            if (step.handOver) {
+              exercised.handOvers++;
+              // Not dead after all: a replica that handed its messages over and is still writing
+              // them (without further faults) while its successor starts from the same messages.
+              const { id: staleId, writer: staleWriter } = writerFor();
+              interleaver.enter(staleId);
+              stale = staleWriter
+                .write(batch.flat())
+                .catch(() => undefined)
+                .finally(() => interleaver.leave(staleId));
+            }
+          }
+        }
+        await stale;
+        exercised.runs++;
+        exercised.records += records.length;
+        expect(await documentsOf(db, source)).toEqual(nestStream(records));
+        await db.collection('data_records').deleteMany({ source });
+        await db.collection<{ _id: string }>(TAILS_COLLECTION).deleteMany({ _id: source });
+      }),
+      {
+        numRuns: RUNS,
+        ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
+      },
+    );
+  });
+});
+
+const options = {
+  parallelSources: 1,
+  maxConflicts: 50,
+  onConflict: () => {
+    exercised.conflicts++;
+  },
+};
