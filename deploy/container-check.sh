@@ -365,16 +365,21 @@ wait_healthy() { # wait_healthy APP
   done
 }
 
-metric() { # metric APP PATTERN: sum of the app's /metrics samples matching PATTERN
-  curl -fsS "http://127.0.0.1:${PORT[$1]}/metrics" | grep -E "$2" | awk '{ s += $NF } END { printf "%d", s }'
+metric() { # metric APP PATTERN: sum of the app's /metrics samples matching PATTERN (0 while it cannot answer)
+  { curl -fsS "http://127.0.0.1:${PORT[$1]}/metrics" 2>/dev/null || true; } |
+    awk -v pattern="$2" '$0 ~ pattern { s += $NF } END { printf "%d", s }'
 }
 
 stores() { # stores wait|cleanup ...: the host-side helper (operator CLI verify)
   node -r ts-node/register/transpile-only -r tsconfig-paths/register scripts/container-check/stores.ts "$@"
 }
 
-json_field() { # json_field JSON FIELD
-  node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; process.stdout.write(Array.isArray(v) ? v.join("; ") : String(v ?? ""))' "$1" "$2"
+json_field() { # json_field JSON FIELD (the text itself when it is no JSON: an error message)
+  node -e '
+    let v;
+    try { v = JSON.parse(process.argv[1])[process.argv[2]]; } catch { v = process.argv[1] || "no output"; }
+    process.stdout.write(Array.isArray(v) ? v.join("; ") : String(v ?? ""));
+  ' "$1" "$2"
 }
 
 # ------------------------------------------------------------------ main
@@ -398,11 +403,13 @@ for app in "${APPS[@]}"; do wait_healthy "$app"; done
 # The generator streams from its start on; the clock runs from there.
 step "streaming ${RECORDS} records at ${RATE}/s (FILTER_THRESHOLD=${THRESHOLD})"
 STREAM_START=$SECONDS
-until [ "$(metric generator 'dataflow_records_total\{.*stage="deliver".*outcome="acked"')" -ge "$RECORDS" ]; do
+ACKED_METRIC='^dataflow_records_total[{].*stage="deliver".*outcome="acked"'
+until [ "$(metric generator "$ACKED_METRIC")" -ge "$RECORDS" ]; do
   ((SECONDS - STREAM_START < TIMEOUT)) || fail "the filter acknowledged fewer than ${RECORDS} records within ${TIMEOUT} s"
   sleep 1
 done
-ACKED="$(metric generator 'dataflow_records_total\{.*stage="deliver".*outcome="acked"')"
+ACKED="$(metric generator "$ACKED_METRIC")"
+GENERATED="$(metric generator '^dataflow_records_total[{].*stage="generate".*outcome="ok"')"
 STORED="$(stores wait "$SOURCE" "$WORK/filtered" "$RECORDS" "$TIMEOUT")" || fail "stores: $(json_field "$STORED" problems)"
 STREAM_SECONDS=$(seconds_since "${STARTED_AT[generator]}")
 step "all ${RECORDS} records stored ${STREAM_SECONDS} s after the generator started"
@@ -428,7 +435,7 @@ for app in "${APPS[@]}"; do
     "${HEALTHY_AFTER[$app]} s" "${STOP_RC[$app]}" "${STOP_SECONDS[$app]} s" "${PORT[$app]}"
 done
 echo
-printf '%-26s %s\n' "records in (acknowledged)" "${ACKED} of ${RECORDS} generated"
+printf '%-26s %s\n' "records in" "${GENERATED} generated, ${ACKED} acknowledged by the filter"
 printf '%-26s %s\n' "file sink" "$(json_field "$FINAL" file) records"
 printf '%-26s %s\n' "PostgreSQL" "$(json_field "$FINAL" postgres) rows"
 printf '%-26s %s\n' "MongoDB" "$(json_field "$FINAL" mongo) records in $(json_field "$FINAL" mongoDocuments) documents"
