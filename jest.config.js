@@ -2,7 +2,7 @@
 /**
  * Three tiers, one runner: `*.spec.ts` unit specs beside the code (pure logic, no I/O), and
  * `test/integration/**` specs that talk to the real RabbitMQ, PostgreSQL and FerretDB started by
- * `scripts/infra.sh up`. Nest 12 ships as ES modules; Node >= 20.19 can `require()` them and jest
+ * `scripts/infra.sh up`. Nest 12 ships as ES modules; Node.js 24 can `require()` them and jest
  * does the same under --experimental-vm-modules (see package.json scripts).
  */
 const { pathsToModuleNameMapper } = require('ts-jest');

@@ -1,6 +1,6 @@
 'use strict';
 // Container health probe: `node healthcheck.cjs [path]` exits 0 when GET http://127.0.0.1:<port><path>
-// answers 2xx, 1 otherwise. The slim Node image has no curl or wget, and Node 20 has fetch built in.
+// answers 2xx, 1 otherwise. The slim Node image has no curl or wget, and Node has fetch built in.
 //
 // The port is read from the app's own port variable (GENERATOR_PORT, FILTER_PORT, ...) so a port
 // overridden at run time is still probed correctly; the contract's default is the fallback.

@@ -26,6 +26,8 @@ function hexId(value: unknown): string {
 /** A minimal OTLP/HTTP trace receiver standing in for a collector. */
 class Collector {
   readonly spans: CollectedSpan[] = [];
+  /** Spans per export request: the batch span processor's OTEL_BSP_MAX_EXPORT_BATCH_SIZE bounds it. */
+  readonly batchSizes: number[] = [];
   private server: Server | undefined;
 
   async start(): Promise<void> {
@@ -61,11 +63,13 @@ class Collector {
       }>;
     };
     const payload = JSON.parse(body) as Payload;
+    let size = 0;
     for (const resource of payload.resourceSpans ?? []) {
       const service =
         resource.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? 'unknown';
       for (const scope of resource.scopeSpans ?? []) {
         for (const span of scope.spans ?? []) {
+          size++;
           this.spans.push({
             service,
             name: span.name,
@@ -77,6 +81,7 @@ class Collector {
         }
       }
     }
+    this.batchSizes.push(size);
   }
 }
 
@@ -107,6 +112,21 @@ function holding(lines: LogLine[], msg: string, source: string, seq: number): Lo
  * frame envelope to the filter, and in the AMQP headers to both writers; the same trace id is the
  * correlation id of each app's log lines about that record.
  */
+/**
+ * The standard variables the SDK 3.x no longer reads by itself, set as an operator would: a ratio
+ * sampler (ratio 1: every root span is sampled) and small export batches, flushed every 500 ms.
+ */
+const EXPORT_BATCH = 4;
+const OTEL = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${COLLECTOR_PORT}`,
+  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+  OTEL_TRACES_SAMPLER_ARG: '1',
+  OTEL_BSP_SCHEDULE_DELAY: '500',
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: String(EXPORT_BATCH),
+  OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+  LOG_LEVEL: 'debug',
+};
+
 describe('distributed tracing across the four apps', () => {
   const apps: AppProcess[] = [];
   const collector = new Collector();
@@ -131,11 +151,6 @@ describe('distributed tracing across the four apps', () => {
     const source = `tracing-${process.pid}`;
     const total = 60;
     await stores.deleteSource(source);
-    const otel = {
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${COLLECTOR_PORT}`,
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-      LOG_LEVEL: 'debug',
-    };
     for (const [name, port, env] of [
       ['db-writer', 3493, {}],
       ['mongo-writer', 3494, {}],
@@ -152,7 +167,7 @@ describe('distributed tracing across the four apps', () => {
         },
       ],
     ] as const) {
-      apps.push(await new AppProcess(name, port, { ...otel, ...env }).start());
+      apps.push(await new AppProcess(name, port, { ...OTEL, ...env }).start());
     }
     const [dbWriter, mongoWriter, filter, generator] = apps as [AppProcess, AppProcess, AppProcess, AppProcess];
     await waitFor(async () => (await stores.postgresRows(source)).length === total, 60_000, 'PostgreSQL rows');
@@ -195,5 +210,46 @@ describe('distributed tracing across the four apps', () => {
         expect(spans.find((s) => s.name === 'records hand-off')?.links).toContain(frameTrace);
       }
     }
+    // OTEL_BSP_MAX_EXPORT_BATCH_SIZE reached the batch span processors: no export is larger.
+    expect(Math.max(...collector.batchSizes)).toBe(EXPORT_BATCH);
+  });
+
+  it('honours OTEL_TRACES_SAMPLER across processes: an unsampled frame is in the logs, exported by none', async () => {
+    // Reuses the filter and writers of the test above (parent-based samplers); only this
+    // generator samples nothing.
+    const source = `tracing-unsampled-${process.pid}`;
+    const total = 10;
+    await stores.deleteSource(source);
+    const generator = await new AppProcess('generator', 3495, {
+      ...OTEL,
+      OTEL_TRACES_SAMPLER: 'always_off',
+      GENERATOR_ID: source,
+      GENERATOR_RATE: '20',
+      GENERATOR_LIMIT: String(total),
+      GENERATOR_STATE_DIR: mkdtempSync(join(tmpdir(), 'dataflow-trace-gen-')),
+      FILTER_WS_URL: 'ws://127.0.0.1:3492/ingest',
+    }).start();
+    apps.push(generator);
+    const [dbWriter, mongoWriter] = apps as [AppProcess, AppProcess];
+    await waitFor(async () => (await stores.postgresRows(source)).length === total, 60_000, 'PostgreSQL rows');
+    await waitFor(async () => flatten(await stores.mongoDocuments(source)).length === total, 60_000, 'MongoDB records');
+    await sleep(1500); // past the 500 ms export delay: spans, had there been any, were sent
+
+    const frameTraces = new Set(
+      logLines(generator)
+        .filter((l) => l.msg === 'frame queued for the filter' && l.source === source)
+        .map((l) => l.trace_id),
+    );
+    expect(frameTraces.size).toBeGreaterThan(0);
+    for (const traceId of frameTraces) expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    // The unsampled context still travels: the writers log under the frames' trace ids.
+    for (const writer of [dbWriter, mongoWriter]) {
+      const traces = logLines(writer)
+        .filter((l) => l.msg === 'records stored and acknowledged' && l.source === source)
+        .map((l) => l.trace_id);
+      expect(traces.length).toBeGreaterThan(0);
+      for (const traceId of traces) expect(frameTraces).toContain(traceId);
+    }
+    expect(collector.spans.filter((s) => frameTraces.has(s.traceId))).toEqual([]);
   });
 });

@@ -42,7 +42,9 @@ export class NamedPolicy {
     const isFailure = (error: unknown): boolean => !isCancellation(error) && (options.isFailure?.(error) ?? true);
     if (options.retry) {
       const { whileOpen = false } = options.retry;
-      const retryable = (error: Error): boolean => (error instanceof BrokenCircuitError ? whileOpen : isFailure(error));
+      // cockatiel 4 hands the predicate whatever was thrown, not only Error instances.
+      const retryable = (error: unknown): boolean =>
+        error instanceof BrokenCircuitError ? whileOpen : isFailure(error);
       const retryPolicy = retry(handleWhen(retryable), {
         maxAttempts: options.retry.maxAttempts,
         backoff: new ExponentialBackoff({

@@ -1,22 +1,20 @@
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, Link, Span, SpanOptions, TextMapGetter } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-node';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { createTracerProvider } from './tracer-provider';
+import { readTracingSettings } from './tracing-settings';
 
 /**
- * OpenTelemetry tracing, configured only by the standard variables:
+ * OpenTelemetry tracing, configured only by the standard variables (parsed and checked in
+ * `tracing-settings.ts`):
  *
  * - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`: spans are exported there
  *   (OTLP over HTTP). Without either, nothing is exported and nothing fails.
- * - `OTEL_TRACES_EXPORTER`: `otlp` (default), `console`, or `none`.
- * - `OTEL_SERVICE_NAME` (default: the app's name), `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`.
+ * - `OTEL_TRACES_EXPORTER`: `otlp` (default), `console`, `none`, or a comma-separated list.
+ * - `OTEL_SERVICE_NAME` (default: the app's name), `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
+ *   `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BSP_MAX_QUEUE_SIZE`,
+ *   `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
  * - `OTEL_SDK_DISABLED=true`: no tracer at all (no trace ids in logs either).
  *
  * Trace context is created and propagated even when nothing is exported: the W3C trace id of a
@@ -33,24 +31,22 @@ let handle: TracingHandle | undefined;
 
 export function startTracing(app: string, env: NodeJS.ProcessEnv = process.env): TracingHandle {
   if (handle) return handle;
-  if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') {
+  const settings = readTracingSettings(app, env);
+  if (settings.disabled) {
     handle = { enabled: false, exporting: false, shutdown: () => Promise.resolve() };
     return handle;
   }
-  const processors: SpanProcessor[] = [];
-  const exporter = (env.OTEL_TRACES_EXPORTER ?? 'otlp').trim().toLowerCase();
-  const endpoint = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').trim();
-  if (exporter === 'console') processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
-  else if (exporter === 'otlp' && endpoint !== '') processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME?.trim() || app }),
-    spanProcessors: processors,
-  });
-  // Registers the AsyncLocalStorage context manager and the W3C trace-context propagator.
-  provider.register();
+  const provider = createTracerProvider(settings);
+  // SDK 3.x has no register(): what NodeTracerProvider.register() did in 2.x is done here, so
+  // spans follow async work (AsyncLocalStorage) and travel as W3C traceparent/baggage.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(provider);
   handle = {
     enabled: true,
-    exporting: processors.length > 0,
+    exporting: settings.exporters.length > 0,
     shutdown: () => provider.shutdown(),
   };
   return handle;
