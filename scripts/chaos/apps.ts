@@ -8,6 +8,20 @@ export type AppName = 'generator' | 'filter' | 'db-writer' | 'mongo-writer';
 
 export const APP_NAMES: readonly AppName[] = ['generator', 'filter', 'db-writer', 'mongo-writer'];
 
+/**
+ * The processes of a chaos run: one of each app, and the mongo-writer twice, active and standby on
+ * the single-active-consumer queue, as the Helm chart runs it.
+ */
+export type InstanceName = AppName | 'mongo-writer-b';
+
+export const INSTANCE_NAMES: readonly InstanceName[] = [...APP_NAMES, 'mongo-writer-b'];
+
+export const MONGO_WRITERS: readonly InstanceName[] = ['mongo-writer', 'mongo-writer-b'];
+
+export function appOf(instance: InstanceName): AppName {
+  return instance === 'mongo-writer-b' ? 'mongo-writer' : instance;
+}
+
 /** One Prometheus sample: `name{labels} value`. */
 export interface Sample {
   readonly name: string;
@@ -38,7 +52,7 @@ export class ChaosApp {
   readonly exits: string[] = [];
 
   constructor(
-    readonly name: AppName,
+    readonly name: InstanceName,
     readonly port: number,
     private readonly env: Record<string, string>,
     readonly logFile: string,
@@ -62,7 +76,7 @@ export class ChaosApp {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.starts++;
     this.log.write(`\n===== chaos: start #${this.starts} of ${this.name} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [entryPoint(this.name)], {
+    const child = spawn(process.execPath, [entryPoint(appOf(this.name))], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -1,8 +1,9 @@
-import type { AppName } from './apps';
+import type { InstanceName } from './apps';
 import type { FaultName } from './options';
 import { Pipeline, TRACKED, TrackedName } from './pipeline';
 import {
   clearImmutable,
+  ferretdbSignal,
   ferretdbStart,
   ferretdbStop,
   makeImmutable,
@@ -11,6 +12,7 @@ import {
   rabbitmqStart,
   rabbitmqStop,
 } from './services';
+import { pause, waitUntil } from './wait';
 
 export interface Fault {
   readonly name: FaultName;
@@ -19,6 +21,8 @@ export interface Fault {
   inject(pipeline: Pipeline): Promise<void>;
   /** Ends the fault and waits until the broken part is back (service answering, app live). */
   restore(pipeline: Pipeline): Promise<void>;
+  /** How long the fault lasts, when not the run's `--outage`. */
+  readonly outageS?: number;
 }
 
 const APP_START_TIMEOUT_MS = 90_000;
@@ -57,34 +61,40 @@ export class Cleanup {
   }
 }
 
+/** Cleanup keys by what they put back, so the emergency restore knows them (see emergencyRestore). */
+type CleanupKey = 'rabbitmq' | 'postgres' | 'ferretdb' | 'ferretdb-hang' | 'immutable' | 'rules';
+
 function serviceFault(
   name: FaultName,
+  key: CleanupKey,
   description: string,
   stop: () => Promise<void>,
   start: () => Promise<void>,
   cleanup: Cleanup,
+  outageS?: number,
 ): Fault {
   return {
     name,
     description,
+    outageS,
     async inject() {
-      cleanup.add(name, start);
+      cleanup.add(key, start);
       await stop();
     },
     async restore() {
       await start();
-      cleanup.done(name);
+      cleanup.done(key);
     },
   };
 }
 
-function resetTrackersOf(pipeline: Pipeline, app: AppName): void {
+function resetTrackersOf(pipeline: Pipeline, instance: InstanceName): void {
   for (const [key, labels] of Object.entries(TRACKED) as Array<[TrackedName, (typeof TRACKED)[TrackedName]]>) {
-    if (labels.app === app) pipeline.trackers[key].reset();
+    if (labels.instance === instance) pipeline.trackers[key].reset();
   }
 }
 
-function killFault(name: FaultName, app: AppName): Fault {
+function killFault(name: FaultName, app: InstanceName): Fault {
   return {
     name,
     description: `SIGKILL ${app}, restart it with the same environment and state`,
@@ -100,20 +110,105 @@ function killFault(name: FaultName, app: AppName): Fault {
   };
 }
 
+/**
+ * The active one of the two mongo-writers (the single active consumer) is killed (SIGKILL) or
+ * stopped (SIGTERM: it writes the batches in hand and hands the rest back), while the records
+ * come in large messages; the standby takes over. It is started again afterwards as the standby.
+ */
+function mongoWriterFault(name: FaultName, how: 'kill' | 'stop'): Fault {
+  let target: InstanceName = 'mongo-writer';
+  return {
+    name,
+    description:
+      how === 'kill'
+        ? 'SIGKILL the active mongo-writer; the standby takes over; restart it as the standby'
+        : 'SIGTERM the active mongo-writer (a hand-over, as in a rollout); restart it as the standby',
+    async inject(pipeline) {
+      target = await pipeline.activeMongoWriter();
+      const app = pipeline.apps[target];
+      if (how === 'kill') await app.kill();
+      else {
+        const code = await app.stop(APP_START_TIMEOUT_MS);
+        if (code !== 0) throw new Error(`${target} exited with ${String(code)} on SIGTERM`);
+      }
+      resetTrackersOf(pipeline, target);
+    },
+    async restore(pipeline) {
+      await pipeline.apps[target].start(APP_START_TIMEOUT_MS);
+    },
+  };
+}
+
+/** The rules are changed for a while; records generated meanwhile may take either route. */
+function ruleWindow(pipeline: Pipeline, cleanup: Cleanup): { open(): void; close(): Promise<void> } {
+  const window = { from: Date.now() - 10_000, to: undefined as number | undefined };
+  const revert = async (): Promise<void> => {
+    await pipeline.putRules(pipeline.defaultRules());
+    window.to = Date.now();
+  };
+  return {
+    open() {
+      window.from = Date.now() - 10_000;
+      pipeline.routeWindows.push(window);
+      cleanup.add('rules', revert);
+    },
+    async close() {
+      await revert();
+      cleanup.done('rules');
+    },
+  };
+}
+
 export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup): Fault {
+  const { longOutageS } = pipeline.options;
   switch (name) {
     case 'rabbitmq':
       return serviceFault(
         name,
+        'rabbitmq',
         'rabbitmqctl stop_app; start_app + await_startup',
         rabbitmqStop,
         rabbitmqStart,
         cleanup,
       );
     case 'postgres':
-      return serviceFault(name, 'pg_ctlcluster 15 main stop -m fast; start', postgresStop, postgresStart, cleanup);
+      return serviceFault(
+        name,
+        'postgres',
+        'pg_ctlcluster 15 main stop -m fast; start',
+        postgresStop,
+        postgresStart,
+        cleanup,
+      );
+    case 'postgres-long':
+      return serviceFault(
+        name,
+        'postgres',
+        `PostgreSQL stopped for ${longOutageS} s, longer than the delivery acknowledgement timeout`,
+        postgresStop,
+        postgresStart,
+        cleanup,
+        longOutageS,
+      );
     case 'ferretdb':
-      return serviceFault(name, 'scripts/infra.sh stop ferretdb; start ferretdb', ferretdbStop, ferretdbStart, cleanup);
+      return serviceFault(
+        name,
+        'ferretdb',
+        "scripts/infra.sh stop ferretdb; start ferretdb (both mongo-writers' breakers open)",
+        ferretdbStop,
+        ferretdbStart,
+        cleanup,
+      );
+    case 'ferretdb-hang':
+      return serviceFault(
+        name,
+        'ferretdb-hang',
+        `FerretDB frozen (SIGSTOP) for ${longOutageS} s: writes hang past the delivery acknowledgement timeout`,
+        () => ferretdbSignal('STOP'),
+        () => ferretdbSignal('CONT'),
+        cleanup,
+        longOutageS,
+      );
     case 'kill-generator':
       return killFault(name, 'generator');
     case 'kill-filter':
@@ -121,7 +216,11 @@ export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup
     case 'kill-db-writer':
       return killFault(name, 'db-writer');
     case 'kill-mongo-writer':
-      return killFault(name, 'mongo-writer');
+    case 'kill-mongo-writer-again':
+      return mongoWriterFault(name, 'kill');
+    case 'handover-mongo-writer':
+    case 'handover-mongo-writer-again':
+      return mongoWriterFault(name, 'stop');
     case 'filter-dir-immutable': {
       const dir = pipeline.outputDir;
       const restore = (): Promise<void> => clearImmutable(dir);
@@ -129,12 +228,65 @@ export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup
         name,
         description: 'chattr +i on FILTER_OUTPUT_DIR and every entry in it; chattr -R -i',
         async inject() {
-          cleanup.add(name, restore);
+          cleanup.add('immutable', restore);
           await makeImmutable(dir);
         },
         async restore() {
           await restore();
-          cleanup.done(name);
+          cleanup.done('immutable');
+        },
+      };
+    }
+    case 'both-route-rabbitmq': {
+      const rules = ruleWindow(pipeline, cleanup);
+      return {
+        name,
+        description:
+          'every record routed to both sinks (PUT /rules), then RabbitMQ stopped: the file leg succeeds, the queue leg fails fast, the sender resends',
+        async inject() {
+          rules.open();
+          await pipeline.putRules({ name: 'chaos-both', rules: [], default: 'both' });
+          await pause(2000);
+          cleanup.add('rabbitmq', rabbitmqStart);
+          await rabbitmqStop();
+        },
+        async restore() {
+          await rabbitmqStart();
+          cleanup.done('rabbitmq');
+          await waitUntil(
+            async () => (await pipeline.apps.filter.get('/health/ready')).status === 200,
+            60_000,
+            'the filter ready',
+          );
+          await pause(3000);
+          await rules.close();
+        },
+      };
+    }
+    case 'rule-change-partial': {
+      const dir = pipeline.outputDir;
+      const rules = ruleWindow(pipeline, cleanup);
+      return {
+        name,
+        description:
+          'FILTER_OUTPUT_DIR immutable until a hand-off failed part-way (queue leg confirmed, file leg not), then every record routed to the queue (PUT /rules); directory writable again; rules back',
+        async inject() {
+          rules.open();
+          const failedBefore = pipeline.trackers.handoffFailed.total;
+          cleanup.add('immutable', () => clearImmutable(dir));
+          await makeImmutable(dir);
+          await waitUntil(
+            () => pipeline.trackers.handoffFailed.total > failedBefore,
+            30_000,
+            'a hand-off to fail part-way',
+          );
+          await pipeline.putRules({ name: 'chaos-all-to-queue', rules: [], default: 'queue' });
+        },
+        async restore() {
+          await clearImmutable(dir);
+          cleanup.done('immutable');
+          await pause(5000);
+          await rules.close();
         },
       };
     }

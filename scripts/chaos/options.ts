@@ -9,7 +9,14 @@ export const FAULT_NAMES = [
   'kill-filter',
   'kill-db-writer',
   'kill-mongo-writer',
+  'handover-mongo-writer',
   'filter-dir-immutable',
+  'both-route-rabbitmq',
+  'rule-change-partial',
+  'postgres-long',
+  'ferretdb-hang',
+  'kill-mongo-writer-again',
+  'handover-mongo-writer-again',
 ] as const;
 
 export type FaultName = (typeof FAULT_NAMES)[number];
@@ -33,8 +40,16 @@ export interface ChaosOptions {
   readonly drainTimeoutS: number;
   /** Hard bound of the whole run, in seconds. */
   readonly maxDurationS: number;
-  /** The four apps listen on basePort .. basePort+3 (generator, filter, db-writer, mongo-writer). */
+  /** The apps listen on basePort .. basePort+4 (generator, filter, db-writer, the two mongo-writers). */
   readonly basePort: number;
+  /** Records a second published straight onto the exchange as a source of its own (0: none). */
+  readonly directRate: number;
+  /** Records per message of that stream. */
+  readonly directBatch: number;
+  /** RabbitMQ's delivery acknowledgement timeout for the run, in seconds (0: leave the broker's). */
+  readonly consumerTimeoutS: number;
+  /** Seconds the long database outages last (longer than the acknowledgement timeout). */
+  readonly longOutageS: number;
   /** Where logs, the file sink, the generator state and the report go. */
   readonly runDir: string;
   /** Keep the run's rows and documents in PostgreSQL and MongoDB even when the run passed. */
@@ -61,8 +76,15 @@ options (each also as an environment variable):
   --gap S               seconds of normal traffic after a recovery (CHAOS_GAP_S, default 12)
   --recover-timeout S   longest wait for records to flow again after a fault (CHAOS_RECOVER_TIMEOUT_S, 90)
   --drain-timeout S     longest wait for the final drain (CHAOS_DRAIN_TIMEOUT_S, default 120)
-  --max-duration S      hard bound of the whole run (CHAOS_MAX_DURATION_S, default 600)
-  --base-port N         apps on N..N+3: generator, filter, db-writer, mongo-writer (CHAOS_BASE_PORT, 3401)
+  --max-duration S      hard bound of the whole run (CHAOS_MAX_DURATION_S, default 1800)
+  --base-port N         apps on N..N+4: generator, filter, db-writer, mongo-writer, its standby
+                        (CHAOS_BASE_PORT, 3401)
+  --direct-rate N       records a second published straight onto the exchange as a second source,
+                        in large messages (CHAOS_DIRECT_RATE, default 500; 0 for none)
+  --direct-batch N      records per message of that stream (CHAOS_DIRECT_BATCH, default 250)
+  --consumer-timeout S  RabbitMQ's delivery acknowledgement timeout during the run, restored after
+                        (CHAOS_CONSUMER_TIMEOUT_S, default 10; 0 leaves the broker's own)
+  --long-outage S       how long postgres-long and ferretdb-hang last (CHAOS_LONG_OUTAGE_S, default 25)
   --run-dir DIR         logs, file sink, generator state (CHAOS_RUN_DIR, default data/chaos/<timestamp>)
   --keep-data           keep the run's PostgreSQL rows and MongoDB documents (CHAOS_KEEP_DATA=1);
                         by default they are deleted after a passing run and kept after a failing one
@@ -85,6 +107,10 @@ const FLAGS: Record<string, string> = {
   '--drain-timeout': 'CHAOS_DRAIN_TIMEOUT_S',
   '--max-duration': 'CHAOS_MAX_DURATION_S',
   '--base-port': 'CHAOS_BASE_PORT',
+  '--direct-rate': 'CHAOS_DIRECT_RATE',
+  '--direct-batch': 'CHAOS_DIRECT_BATCH',
+  '--consumer-timeout': 'CHAOS_CONSUMER_TIMEOUT_S',
+  '--long-outage': 'CHAOS_LONG_OUTAGE_S',
   '--run-dir': 'CHAOS_RUN_DIR',
 };
 
@@ -119,8 +145,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
     gapS: number(values, 'CHAOS_GAP_S', 12, 0, 3600, false),
     recoverTimeoutS: number(values, 'CHAOS_RECOVER_TIMEOUT_S', 90, 5, 3600, false),
     drainTimeoutS: number(values, 'CHAOS_DRAIN_TIMEOUT_S', 120, 10, 3600, false),
-    maxDurationS: number(values, 'CHAOS_MAX_DURATION_S', 600, 30, 24 * 3600, false),
-    basePort: number(values, 'CHAOS_BASE_PORT', 3401, 1024, 65_532, true),
+    maxDurationS: number(values, 'CHAOS_MAX_DURATION_S', 1800, 30, 24 * 3600, false),
+    basePort: number(values, 'CHAOS_BASE_PORT', 3401, 1024, 65_530, true),
+    directRate: number(values, 'CHAOS_DIRECT_RATE', 500, 0, 100_000, false),
+    directBatch: number(values, 'CHAOS_DIRECT_BATCH', 250, 1, 10_000, true),
+    consumerTimeoutS: number(values, 'CHAOS_CONSUMER_TIMEOUT_S', 10, 0, 3600, false),
+    longOutageS: number(values, 'CHAOS_LONG_OUTAGE_S', 25, 1, 600, false),
     runDir: values.CHAOS_RUN_DIR ?? join(process.cwd(), 'data', 'chaos', stamp),
     keepData,
     rabbitmqUrl: env.RABBITMQ_URL || 'amqp://guest:guest@127.0.0.1:5672',

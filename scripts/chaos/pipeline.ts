@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
-import { AppName, APP_NAMES, breakerStates, ChaosApp, metricSum, Sample } from './apps';
+import { appOf, breakerStates, ChaosApp, INSTANCE_NAMES, InstanceName, metricSum, MONGO_WRITERS, Sample } from './apps';
+import { DirectPublisher } from './direct-publisher';
 import type { ChaosOptions } from './options';
-import type { GeneratorLifetime } from './reconcile';
-import { QueueProbe, RECORD_QUEUES } from './services';
+import type { GeneratorLifetime, RouteWindow } from './reconcile';
+import { QueueProbe, RECORD_QUEUES, withTimeout } from './services';
 import { pause, runAborted } from './wait';
 
 const RECORDS = 'dataflow_records_total';
@@ -32,19 +33,21 @@ export class CounterTracker {
   }
 }
 
-/** The counters followed over the whole run, restarts included. */
+/** The counters followed over the whole run, restarts included, per process. */
 export const TRACKED = {
-  generated: { app: 'generator', stage: 'generate', outcome: 'ok' },
-  acked: { app: 'generator', stage: 'deliver', outcome: 'acked' },
-  resent: { app: 'generator', stage: 'deliver', outcome: 'resend' },
-  toQueue: { app: 'filter', stage: 'route', outcome: 'queue' },
-  toFile: { app: 'filter', stage: 'route', outcome: 'file' },
-  handoffFailed: { app: 'filter', stage: 'handoff', outcome: 'failed' },
-  pgStored: { app: 'db-writer', stage: 'store', outcome: 'stored' },
-  pgDuplicate: { app: 'db-writer', stage: 'store', outcome: 'duplicate' },
-  mongoStored: { app: 'mongo-writer', stage: 'store', outcome: 'stored' },
-  mongoDuplicate: { app: 'mongo-writer', stage: 'store', outcome: 'duplicate' },
-} as const;
+  generated: { instance: 'generator', stage: 'generate', outcome: 'ok' },
+  acked: { instance: 'generator', stage: 'deliver', outcome: 'acked' },
+  resent: { instance: 'generator', stage: 'deliver', outcome: 'resend' },
+  toQueue: { instance: 'filter', stage: 'route', outcome: 'queue' },
+  toFile: { instance: 'filter', stage: 'route', outcome: 'file' },
+  handoffFailed: { instance: 'filter', stage: 'handoff', outcome: 'failed' },
+  pgStored: { instance: 'db-writer', stage: 'store', outcome: 'stored' },
+  pgDuplicate: { instance: 'db-writer', stage: 'store', outcome: 'duplicate' },
+  mongoStored: { instance: 'mongo-writer', stage: 'store', outcome: 'stored' },
+  mongoDuplicate: { instance: 'mongo-writer', stage: 'store', outcome: 'duplicate' },
+  mongoStoredB: { instance: 'mongo-writer-b', stage: 'store', outcome: 'stored' },
+  mongoDuplicateB: { instance: 'mongo-writer-b', stage: 'store', outcome: 'duplicate' },
+} as const satisfies Record<string, { instance: InstanceName; stage: string; outcome: string }>;
 
 export type TrackedName = keyof typeof TRACKED;
 
@@ -61,7 +64,7 @@ export interface FaultObservation {
   /** Highest state per `app/breaker` (0 closed, 1 half-open, 2 open). */
   readonly breakers: Map<string, number>;
   /** Apps whose /health/ready answered non-200 (or nothing) at some point. */
-  readonly notReady: Set<AppName>;
+  readonly notReady: Set<InstanceName>;
   /** Longest time the generator's generated counter stood still while it was running. */
   /** Longest standstill inside the window of: the generator's generated counter (while it ran), each writer's stored+duplicate counter. */
   readonly flatMs: Record<FlatKey, number>;
@@ -77,7 +80,12 @@ export interface FaultObservation {
  * whole run, the generator's lifetimes, and the observation of the fault in progress.
  */
 export class Pipeline {
-  readonly apps: Record<AppName, ChaosApp>;
+  readonly apps: Record<InstanceName, ChaosApp>;
+  /** Records of a source of its own published straight onto the exchange, in large messages. */
+  readonly direct: DirectPublisher;
+  /** While these windows were open the routing rules changed: records generated then may take either route. */
+  readonly routeWindows: RouteWindow[] = [];
+  readonly adminToken: string;
   readonly lifetimes: GeneratorLifetime[] = [];
   readonly trackers = Object.fromEntries(Object.keys(TRACKED).map((key) => [key, new CounterTracker()])) as Record<
     TrackedName,
@@ -111,14 +119,25 @@ export class Pipeline {
     const port = (offset: number): number => options.basePort + offset;
     // A token per run: the filter requires one when NODE_ENV=production.
     const token = randomBytes(16).toString('hex');
+    this.adminToken = randomBytes(16).toString('hex');
+    this.direct = new DirectPublisher(options.rabbitmqUrl, `${source}-direct`, options.directRate, options.directBatch);
     const common = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_SECONDS: '20',
       RABBITMQ_URL: options.rabbitmqUrl,
     };
-    const app = (name: AppName, env: Record<string, string>): ChaosApp =>
-      new ChaosApp(name, port(APP_NAMES.indexOf(name)), { ...common, ...env }, join(this.logDir, `${name}.log`));
+    const app = (name: InstanceName, env: Record<string, string>): ChaosApp =>
+      new ChaosApp(name, port(INSTANCE_NAMES.indexOf(name)), { ...common, ...env }, join(this.logDir, `${name}.log`));
+    const mongoWriter = (name: InstanceName): ChaosApp =>
+      app(name, {
+        MONGO_WRITER_PORT: String(port(INSTANCE_NAMES.indexOf(name))),
+        MONGODB_URL: options.mongodbUrl,
+        MONGO_WRITER_BREAKER_HALF_OPEN_MS: '1000',
+        MONGO_WRITER_RETRY_MAX_MS: '2000',
+        // A hung FerretDB (SIGSTOP) must count as failing within seconds.
+        MONGO_WRITER_WRITE_TIMEOUT_MS: '3000',
+      });
     this.apps = {
       generator: app('generator', {
         GENERATOR_PORT: String(port(0)),
@@ -136,7 +155,7 @@ export class Pipeline {
         FILTER_THRESHOLD: String(options.threshold),
         FILTER_OUTPUT_DIR: this.outputDir,
         INGEST_TOKEN: token,
-        FILTER_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+        FILTER_ADMIN_TOKEN: this.adminToken,
         FILTER_BREAKER_HALF_OPEN_MS: '1000',
         FILTER_PUBLISH_TIMEOUT_MS: '2000',
       }),
@@ -146,12 +165,8 @@ export class Pipeline {
         DB_WRITER_BREAKER_HALF_OPEN_MS: '1000',
         DB_WRITER_RETRY_MAX_MS: '2000',
       }),
-      'mongo-writer': app('mongo-writer', {
-        MONGO_WRITER_PORT: String(port(3)),
-        MONGODB_URL: options.mongodbUrl,
-        MONGO_WRITER_BREAKER_HALF_OPEN_MS: '1000',
-        MONGO_WRITER_RETRY_MAX_MS: '2000',
-      }),
+      'mongo-writer': mongoWriter('mongo-writer'),
+      'mongo-writer-b': mongoWriter('mongo-writer-b'),
     };
   }
 
@@ -221,7 +236,8 @@ export class Pipeline {
       while (!this.stopSampling) {
         const started = Date.now();
         try {
-          await this.sampleOnce();
+          // Every probe has its own limit; this one bounds the whole sample, whatever hangs.
+          await withTimeout(this.sampleOnce(), 10_000, 'one sample');
         } catch (error) {
           this.current?.errors.push(`sampler: ${error instanceof Error ? error.message : String(error)}`);
         }
@@ -232,14 +248,14 @@ export class Pipeline {
 
   async stopSampler(): Promise<void> {
     this.stopSampling = true;
-    await this.sampling;
+    await withTimeout(this.sampling ?? Promise.resolve(), 15_000, 'the sampler to stop').catch(() => undefined);
   }
 
   /** Scrapes every running app (metrics, readiness) and the queue depths once. */
   async sampleOnce(): Promise<void> {
     // Readiness once a second only: each failed check is logged by the app at error level.
     const checkReadiness = this.samples++ % 2 === 0;
-    const scrape = async (app: ChaosApp): Promise<[AppName, Sample[] | undefined, number]> => {
+    const scrape = async (app: ChaosApp): Promise<[InstanceName, Sample[] | undefined, number]> => {
       if (!app.running) return [app.name, undefined, -1];
       const [samples, ready] = await Promise.all([
         app.metrics(1000),
@@ -248,15 +264,16 @@ export class Pipeline {
       return [app.name, samples, ready.status];
     };
     const [scraped, depths] = await Promise.all([
-      Promise.all(APP_NAMES.map((name) => scrape(this.apps[name]))),
+      Promise.all(INSTANCE_NAMES.map((name) => scrape(this.apps[name]))),
       this.probe.depths(RECORD_QUEUES),
     ]);
     const now = Date.now();
     const byApp = new Map(scraped.map(([name, samples]) => [name, samples]));
     this.sampleGenerator(byApp.get('generator'));
     for (const [key, labels] of Object.entries(TRACKED) as Array<[TrackedName, (typeof TRACKED)[TrackedName]]>) {
-      const samples = byApp.get(labels.app);
-      this.trackers[key].feed(metricSum(samples, RECORDS, labels));
+      const samples = byApp.get(labels.instance);
+      const { stage, outcome } = labels;
+      this.trackers[key].feed(metricSum(samples, RECORDS, { app: appOf(labels.instance), stage, outcome }));
     }
     if (depths) this.lastDepths = depths;
 
@@ -301,19 +318,20 @@ export class Pipeline {
     }
   }
 
-  private printStatus(scraped: Array<[AppName, Sample[] | undefined, number]>): void {
+  private printStatus(scraped: Array<[InstanceName, Sample[] | undefined, number]>): void {
     const open: string[] = [];
     for (const [name, samples] of scraped) {
       for (const [breaker, state] of breakerStates(samples)) {
         if (state !== 0) open.push(`${name}/${breaker}=${state === 2 ? 'open' : 'half-open'}`);
       }
     }
-    const down = APP_NAMES.filter((name) => !this.apps[name].running);
+    const down = INSTANCE_NAMES.filter((name) => !this.apps[name].running);
     const t = this.trackers;
     const depth = (queue: string): string => String(this.lastDepths?.get(queue) ?? '?');
     console.log(
       `  [${this.elapsedS().toFixed(0).padStart(4)} s] generated ${t.generated.total}, acked ${t.acked.total}, ` +
-        `file ${t.toFile.total}, queue ${t.toQueue.total}, pg ${t.pgStored.total}, mongo ${t.mongoStored.total}; ` +
+        `file ${t.toFile.total}, queue ${t.toQueue.total}, pg ${t.pgStored.total}, ` +
+        `mongo ${t.mongoStored.total + t.mongoStoredB.total}, direct ${this.direct.confirmed.length}; ` +
         `depth pg ${depth(POSTGRES_QUEUE)} mongo ${depth(MONGO_QUEUE)}` +
         (open.length > 0 ? `; breakers ${open.join(' ')}` : '') +
         (down.length > 0 ? `; down: ${down.join(' ')}` : ''),
@@ -359,19 +377,58 @@ export class Pipeline {
     return {
       acked: t.acked.total,
       pg: t.pgStored.total + t.pgDuplicate.total,
-      mongo: t.mongoStored.total + t.mongoDuplicate.total,
+      mongo: t.mongoStored.total + t.mongoDuplicate.total + t.mongoStoredB.total + t.mongoDuplicateB.total,
     };
   }
 
   flowingSince(marks: Record<'acked' | 'pg' | 'mongo', number>): boolean {
     const now = this.flowMarks();
-    const writers = !this.queueTraffic || (now.pg > marks.pg && now.mongo > marks.mongo);
+    const writers =
+      (!this.queueTraffic && this.options.directRate <= 0) || (now.pg > marks.pg && now.mongo > marks.mongo);
     return now.acked > marks.acked && writers;
   }
 
   /** Every app process still running gets SIGKILL (synchronous; for exit handlers). */
   killAllNow(): void {
-    for (const name of APP_NAMES) this.apps[name].killNow();
+    for (const name of INSTANCE_NAMES) this.apps[name].killNow();
+  }
+
+  /**
+   * The mongo-writer that is storing now (the single active consumer): the one whose counters
+   * move; if neither moves within a few seconds, the first one running.
+   */
+  async activeMongoWriter(): Promise<InstanceName> {
+    const stored = async (name: InstanceName): Promise<number> =>
+      metricSum(await this.apps[name].metrics(1000), RECORDS, { stage: 'store' }) ?? -1;
+    const before = await Promise.all(MONGO_WRITERS.map(stored));
+    for (let i = 0; i < 10; i++) {
+      await pause(500);
+      const now = await Promise.all(MONGO_WRITERS.map(stored));
+      const moved = MONGO_WRITERS.find((_, k) => (now[k] ?? -1) > (before[k] ?? -1) && (before[k] ?? -1) >= 0);
+      if (moved) return moved;
+    }
+    return MONGO_WRITERS.find((name) => this.apps[name].running) ?? 'mongo-writer';
+  }
+
+  /** The default rule set: the threshold rule of the run. */
+  defaultRules(): unknown {
+    const { threshold } = this.options;
+    return {
+      name: `chaos-threshold-${threshold}`,
+      rules: [{ name: 'above-threshold', when: { field: 'randomValue', op: 'gt', value: threshold }, route: 'queue' }],
+      default: 'file',
+    };
+  }
+
+  /** PUT /rules on the filter (throws unless it answers 200). */
+  async putRules(rules: unknown): Promise<void> {
+    const response = await fetch(`${this.apps.filter.baseUrl}/rules`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(rules),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (response.status !== 200) throw new Error(`PUT /rules answered ${response.status}: ${await response.text()}`);
   }
 
   aborted(): boolean {

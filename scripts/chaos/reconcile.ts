@@ -26,6 +26,15 @@ export interface GeneratorLifetime {
   cleanDrain?: boolean;
 }
 
+/**
+ * The routing rules were changed from `from` to `to` (still changed when undefined): records
+ * generated then may have taken the changed route or the run's threshold route.
+ */
+export interface RouteWindow {
+  readonly from: number;
+  readonly to: number | undefined;
+}
+
 export interface StoreContents {
   readonly fileRecords: DataRecord[];
   /** Lines in the sink files that are not a complete JSON record (a torn line, garbage). */
@@ -202,6 +211,7 @@ export function reconcile(
   threshold: number,
   lifetimes: readonly GeneratorLifetime[],
   stores: StoreContents,
+  routeWindows: readonly RouteWindow[] = [],
 ): Reconciliation {
   const { fileRecords, postgresRecords, mongoDocuments } = stores;
   const mongoRecords = flatten(mongoDocuments);
@@ -228,11 +238,14 @@ export function reconcile(
   const postgresSeqs = new Set(postgresRecords.map((r) => r.seq));
   const mongoSeqs = new Set(mongoRecords.map((r) => r.seq));
 
-  // Routing: the file sink holds exactly the records at or below the threshold, the queue sinks the rest.
+  // Routing: the file sink holds exactly the records at or below the threshold, the queue sinks the
+  // rest, except records generated while the rules were changed, which may have either route.
+  const ruled = (r: DataRecord): boolean =>
+    !routeWindows.some((w) => r.timestamp >= w.from && r.timestamp <= (w.to ?? Number.POSITIVE_INFINITY));
   const misrouted = new Set<number>();
-  for (const r of fileRecords) if (r.randomValue > threshold) misrouted.add(r.seq);
-  for (const r of postgresRecords) if (r.randomValue <= threshold) misrouted.add(r.seq);
-  for (const r of mongoRecords) if (r.randomValue <= threshold) misrouted.add(r.seq);
+  for (const r of fileRecords) if (r.randomValue > threshold && ruled(r)) misrouted.add(r.seq);
+  for (const r of postgresRecords) if (r.randomValue <= threshold && ruled(r)) misrouted.add(r.seq);
+  for (const r of mongoRecords) if (r.randomValue <= threshold && ruled(r)) misrouted.add(r.seq);
   const onlyInPostgres = [...postgresSeqs].filter((seq) => !mongoSeqs.has(seq)).sort((a, b) => a - b);
   const onlyInMongo = [...mongoSeqs].filter((seq) => !postgresSeqs.has(seq)).sort((a, b) => a - b);
 
@@ -329,5 +342,70 @@ export function reconcile(
     corrupt,
     fileBadLines: stores.fileBadLines,
     lifetimes: results,
+  };
+}
+
+// ------------------------------------------------------------------ the direct stream
+
+export interface DirectReconciliation {
+  readonly source: string;
+  /** Records the broker confirmed. */
+  readonly confirmed: number;
+  readonly inPostgres: number;
+  readonly inMongo: number;
+  /** Confirmed records missing from PostgreSQL or MongoDB. */
+  readonly lost: number;
+  readonly duplicated: { readonly postgres: number[]; readonly mongo: number[] };
+  readonly duplicatedTotal: number;
+  readonly misnested: number;
+  readonly misnestedExamples: string[];
+  readonly onlyInPostgres: number[];
+  readonly onlyInMongo: number[];
+  /** Stored records the run never published (or published with other content). */
+  readonly unexpected: number;
+}
+
+/**
+ * The directly published source: every confirmed record must be in PostgreSQL and in MongoDB once,
+ * the records of the message in flight when the publisher stopped may be or not, nothing else may
+ * be, and the documents must be the nesting rule over what is stored.
+ */
+export function reconcileDirect(
+  source: string,
+  confirmed: readonly DataRecord[],
+  unsettled: readonly DataRecord[],
+  postgresRecords: readonly DataRecord[],
+  mongoDocuments: readonly NestedDocument[],
+): DirectReconciliation {
+  const mongoRecords = flatten(mongoDocuments);
+  const known = new Map<number, DataRecord>();
+  for (const record of [...confirmed, ...unsettled]) known.set(record.seq, record);
+  const postgresSeqs = new Set(postgresRecords.map((r) => r.seq));
+  const mongoSeqs = new Set(mongoRecords.map((r) => r.seq));
+  let lost = 0;
+  for (const record of confirmed) if (!postgresSeqs.has(record.seq) || !mongoSeqs.has(record.seq)) lost++;
+  let unexpected = 0;
+  for (const record of [...postgresRecords, ...mongoRecords]) {
+    const expected = known.get(record.seq);
+    if (!expected || !sameContent(expected, record)) unexpected++;
+  }
+  const nesting = checkNesting(mongoDocuments);
+  const duplicated = { postgres: duplicateSeqs(postgresRecords), mongo: duplicateSeqs(mongoRecords) };
+  return {
+    source,
+    confirmed: confirmed.length,
+    inPostgres: postgresSeqs.size,
+    inMongo: mongoSeqs.size,
+    lost,
+    duplicated,
+    duplicatedTotal: postgresRecords.length - postgresSeqs.size + (mongoRecords.length - mongoSeqs.size),
+    misnested: nesting.misnested,
+    misnestedExamples: [
+      ...nesting.unexpectedExamples.map((key) => `stored but not expected [${key}]`),
+      ...nesting.missingExamples.map((key) => `expected but not stored [${key}]`),
+    ],
+    onlyInPostgres: [...postgresSeqs].filter((seq) => !mongoSeqs.has(seq)).sort((a, b) => a - b),
+    onlyInMongo: [...mongoSeqs].filter((seq) => !postgresSeqs.has(seq)).sort((a, b) => a - b),
+    unexpected,
   };
 }

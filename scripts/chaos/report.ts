@@ -1,5 +1,5 @@
 import type { FaultObservation } from './pipeline';
-import type { Reconciliation } from './reconcile';
+import type { DirectReconciliation, Reconciliation } from './reconcile';
 
 const STATE_NAMES = ['closed', 'half-open', 'open'];
 
@@ -78,15 +78,28 @@ export interface Totals {
   readonly dlq: number;
 }
 
-export function totalsOf(result: Reconciliation, dlq: number): Totals {
+/** Both sources together: the generator's and the direct stream (acknowledged = confirmed). */
+export function totalsOf(result: Reconciliation, direct: DirectReconciliation, dlq: number): Totals {
   return {
-    generated: result.generated,
-    acknowledged: result.acknowledged,
-    lost: result.lost,
-    duplicated: result.duplicatedTotal,
-    misnested: result.misnested,
+    generated: result.generated + direct.confirmed,
+    acknowledged: result.acknowledged + direct.confirmed,
+    lost: result.lost + direct.lost + direct.unexpected,
+    duplicated: result.duplicatedTotal + direct.duplicatedTotal,
+    misnested: result.misnested + direct.misnested,
     dlq,
   };
+}
+
+export function directReport(direct: DirectReconciliation): string {
+  const lines = [
+    `source ${direct.source} (published straight onto the exchange): confirmed ${direct.confirmed}; ` +
+      `postgres ${direct.inPostgres}, mongo ${direct.inMongo}; lost ${direct.lost}; not published but stored ${direct.unexpected}`,
+    `duplicated: postgres ${list(direct.duplicated.postgres)}; mongo ${list(direct.duplicated.mongo)}`,
+    `misnested documents: ${direct.misnested}${direct.misnestedExamples.length > 0 ? ':' : ''}`,
+    ...direct.misnestedExamples.map((example) => `  ${example}`),
+    `only in PostgreSQL: ${list(direct.onlyInPostgres)}; only in MongoDB: ${list(direct.onlyInMongo)}`,
+  ];
+  return lines.join('\n');
 }
 
 export function reconciliationReport(result: Reconciliation, threshold: number): string {

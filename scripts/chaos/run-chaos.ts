@@ -7,14 +7,24 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { APP_NAMES, AppName, missingBuilds } from './apps';
+import { INSTANCE_NAMES, InstanceName, missingBuilds } from './apps';
 import { buildFault, Cleanup } from './faults';
 import { ChaosOptions, parseOptions, USAGE, UsageError } from './options';
 import { FaultObservation, Pipeline } from './pipeline';
-import { deleteSource, readFileSinkDir, readMongo, readPostgres, reconcile, Reconciliation } from './reconcile';
-import { faultTable, reconciliationReport, totalsOf, totalsReport } from './report';
+import {
+  deleteSource,
+  DirectReconciliation,
+  readFileSinkDir,
+  readMongo,
+  readPostgres,
+  reconcile,
+  reconcileDirect,
+  Reconciliation,
+} from './reconcile';
+import { directReport, faultTable, reconciliationReport, totalsOf, totalsReport } from './report';
 import {
   ALL_QUEUES,
+  applyConsumerTimeout,
   clearImmutable,
   DEAD_LETTER_QUEUES,
   emergencyRestore,
@@ -22,6 +32,7 @@ import {
   listQueues,
   RECORD_QUEUES,
   servicesStatus,
+  setConsumerTimeout,
 } from './services';
 import { abortRun, AbortedError, pause, runAborted, sleep, waitUntil } from './wait';
 
@@ -83,14 +94,18 @@ function lastLifetimeLog(file: string): string {
 
 async function startPipeline(pipeline: Pipeline): Promise<void> {
   const { apps } = pipeline;
-  // Writers and filter first (they declare the topology), the generator last.
+  // Writers and filter first (they declare the topology), the generator last. The first
+  // mongo-writer to subscribe is the active consumer, the second its standby.
   await Promise.all([apps['db-writer'].start(START_TIMEOUT_MS), apps['mongo-writer'].start(START_TIMEOUT_MS)]);
+  await apps['mongo-writer'].ready(START_TIMEOUT_MS);
+  await apps['mongo-writer-b'].start(START_TIMEOUT_MS);
   await apps.filter.start(START_TIMEOUT_MS);
   await Promise.all(
-    (['db-writer', 'mongo-writer', 'filter'] as AppName[]).map((name) => apps[name].ready(START_TIMEOUT_MS)),
+    (['db-writer', 'mongo-writer-b', 'filter'] as InstanceName[]).map((name) => apps[name].ready(START_TIMEOUT_MS)),
   );
   await pipeline.startGenerator(START_TIMEOUT_MS);
   await apps.generator.ready(START_TIMEOUT_MS);
+  pipeline.direct.start();
 }
 
 async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: FaultObservation[]): Promise<void> {
@@ -105,7 +120,7 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
     const started = Date.now();
     try {
       await fault.inject(pipeline);
-      await sleep(options.outageS * 1000);
+      await sleep((fault.outageS ?? options.outageS) * 1000);
       await fault.restore(pipeline);
       const restored = Date.now();
       observation.outageS = (restored - started) / 1000;
@@ -120,7 +135,7 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
       log(`fault ${name}: ${message(error)}`);
       // Put things back before going on; the final reconciliation still tells what it cost.
       for (const failure of await cleanup.runAll()) observation.errors.push(`restore ${failure}`);
-      for (const app of APP_NAMES) {
+      for (const app of INSTANCE_NAMES) {
         if (!pipeline.apps[app].running) {
           try {
             if (app === 'generator') await pipeline.startGenerator(START_TIMEOUT_MS);
@@ -142,7 +157,7 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
 }
 
 interface DrainResult {
-  readonly exits: Record<AppName, string>;
+  readonly exits: Record<InstanceName, string>;
   readonly notes: string[];
   /** Failures: the drain did not complete, messages were left in a record queue. */
   readonly problems: string[];
@@ -152,13 +167,15 @@ interface DrainResult {
 async function drain(pipeline: Pipeline): Promise<DrainResult> {
   const { apps, options } = pipeline;
   const notes: string[] = [];
-  for (const name of APP_NAMES) {
+  for (const name of INSTANCE_NAMES) {
     if (!apps[name].running) {
       notes.push(`${name} was not running before the drain; restarted`);
       if (name === 'generator') await pipeline.startGenerator(START_TIMEOUT_MS);
       else await apps[name].start(START_TIMEOUT_MS);
     }
   }
+  log(`stopping the direct publisher (${pipeline.direct.confirmed.length} records confirmed)`);
+  await pipeline.direct.stop();
   log('stopping the generator (SIGTERM, it drains)');
   const generator = apps.generator;
   pipeline.sampleGenerator(await generator.metrics());
@@ -220,17 +237,15 @@ async function drain(pipeline: Pipeline): Promise<DrainResult> {
     log(problems[problems.length - 1] as string);
   }
 
-  log('stopping filter, db-writer, mongo-writer (SIGTERM)');
-  const codes = await Promise.all(
-    (['filter', 'db-writer', 'mongo-writer'] as AppName[]).map((name) => apps[name].stop(STOP_TIMEOUT_MS)),
-  );
-  const exits = Object.fromEntries(APP_NAMES.map((name) => [name, apps[name].exits.join(', ')])) as Record<
-    AppName,
+  const stopping: InstanceName[] = ['filter', 'db-writer', 'mongo-writer', 'mongo-writer-b'];
+  log(`stopping ${stopping.join(', ')} (SIGTERM)`);
+  const codes = await Promise.all(stopping.map((name) => apps[name].stop(STOP_TIMEOUT_MS)));
+  const exits = Object.fromEntries(INSTANCE_NAMES.map((name) => [name, apps[name].exits.join(', ')])) as Record<
+    InstanceName,
     string
   >;
   codes.forEach((value, i) => {
-    if (value !== 0)
-      notes.push(`${['filter', 'db-writer', 'mongo-writer'][i]} exited with ${String(value)} on SIGTERM`);
+    if (value !== 0) notes.push(`${stopping[i]} exited with ${String(value)} on SIGTERM`);
   });
   // Whatever is still in a record queue now was never stored by its writer.
   const after = await listQueues();
@@ -265,12 +280,22 @@ async function readStores(pipeline: Pipeline): Promise<Reconciliation> {
     readPostgres(options.databaseUrl, source),
     readMongo(options.mongodbUrl, source),
   ]);
-  return reconcile(source, options.threshold, pipeline.lifetimes, {
-    fileRecords: files.records,
-    fileBadLines: files.badLines,
-    postgresRecords,
-    mongoDocuments,
-  });
+  return reconcile(
+    source,
+    options.threshold,
+    pipeline.lifetimes,
+    { fileRecords: files.records, fileBadLines: files.badLines, postgresRecords, mongoDocuments },
+    pipeline.routeWindows,
+  );
+}
+
+async function readDirect(pipeline: Pipeline): Promise<DirectReconciliation> {
+  const { options, direct } = pipeline;
+  const [postgresRecords, mongoDocuments] = await Promise.all([
+    readPostgres(options.databaseUrl, direct.source),
+    readMongo(options.mongodbUrl, direct.source),
+  ]);
+  return reconcileDirect(direct.source, direct.confirmed, direct.unsettled, postgresRecords, mongoDocuments);
 }
 
 function describe(options: ChaosOptions, source: string): string {
@@ -278,7 +303,13 @@ function describe(options: ChaosOptions, source: string): string {
     `run dir ${options.runDir}`,
     `source ${source}, rate ${options.rate}/s, threshold ${options.threshold}` +
       (options.threshold < 0 ? ' (every record to the queue)' : ''),
-    `apps on ports ${options.basePort}..${options.basePort + 3} (generator, filter, db-writer, mongo-writer)`,
+    `apps on ports ${options.basePort}..${options.basePort + 4} (generator, filter, db-writer, mongo-writer and its standby)`,
+    options.directRate > 0
+      ? `source ${source}-direct: ${options.directRate} records/s straight onto the exchange, ${options.directBatch} a message`
+      : 'no direct stream',
+    options.consumerTimeoutS > 0
+      ? `RabbitMQ delivery acknowledgement timeout ${options.consumerTimeoutS} s during the run`
+      : "the broker's own delivery acknowledgement timeout",
     `schedule: warm-up ${options.warmupS} s, then ${options.faults.length > 0 ? options.faults.join(', ') : 'no faults'}` +
       ` (${options.outageS} s outage each, ${options.gapS} s of normal traffic after each recovery)`,
     `bounded to ${options.maxDurationS} s`,
@@ -313,7 +344,7 @@ async function main(): Promise<number> {
     console.error(`chaos: no build of ${missing.join(', ')} in dist/; run npm run build first`);
     return 2;
   }
-  for (let offset = 0; offset < 4; offset++) {
+  for (let offset = 0; offset < INSTANCE_NAMES.length; offset++) {
     if (!(await portFree(options.basePort + offset))) {
       console.error(`chaos: port ${options.basePort + offset} is in use; choose another --base-port`);
       return 2;
@@ -331,6 +362,8 @@ async function main(): Promise<number> {
   }
   const cleanup = new Cleanup();
   const observations: FaultObservation[] = [];
+  /** The broker's delivery acknowledgement timeout before the run changed it, to put back. */
+  let previousTimeout: { timeoutMs: number; tickMs: number } | undefined;
   log(describe(options, source));
 
   // Bounds: the run is aborted at its maximum duration (waits throw, the finally block restores
@@ -351,7 +384,7 @@ async function main(): Promise<number> {
   const hardLimit = setTimeout(
     () => {
       console.error('chaos: clean-up did not finish in time; restoring synchronously and exiting');
-      emergencyRestore(cleanup.keys, pipeline.outputDir);
+      emergencyRestore(cleanup.keys, pipeline.outputDir, previousTimeout);
       pipeline.killAllNow();
       process.exit(3);
     },
@@ -367,7 +400,7 @@ async function main(): Promise<number> {
         return;
       }
       console.error(`chaos: second ${signal}: restoring synchronously and exiting`);
-      emergencyRestore(cleanup.keys, pipeline.outputDir);
+      emergencyRestore(cleanup.keys, pipeline.outputDir, previousTimeout);
       pipeline.killAllNow();
       process.exit(130);
     });
@@ -381,6 +414,10 @@ async function main(): Promise<number> {
     await pipeline.probe.declare();
     const purged = await pipeline.probe.purge(ALL_QUEUES);
     log(`purged the queues at start: ${[...purged].map(([q, n]) => `${q} ${n}`).join(', ')}`);
+    if (options.consumerTimeoutS > 0) {
+      // Before the writers start: a channel keeps the timeout it was opened with.
+      previousTimeout = await setConsumerTimeout(options.consumerTimeoutS * 1000);
+    }
 
     await startPipeline(pipeline);
     pipeline.startSampler();
@@ -396,7 +433,8 @@ async function main(): Promise<number> {
     const dlq = await deadLetters(pipeline);
     log('reading the file sink, PostgreSQL and MongoDB');
     const result = await readStores(pipeline);
-    const totals = totalsOf(result, dlq.count);
+    const direct = await readDirect(pipeline);
+    const totals = totalsOf(result, direct, dlq.count);
     const unrecovered = observations.filter((o) => o.recoverS === undefined).map((o) => o.name);
     const sinkProblems =
       result.unexplainedGaps.length +
@@ -404,7 +442,9 @@ async function main(): Promise<number> {
       result.onlyInMongo.length +
       result.misrouted.length +
       result.corrupt.length +
-      result.fileBadLines;
+      result.fileBadLines +
+      direct.onlyInPostgres.length +
+      direct.onlyInMongo.length;
     const passed =
       totals.lost === 0 &&
       result.lostGlobal === 0 &&
@@ -421,9 +461,11 @@ async function main(): Promise<number> {
       faultTable(observations),
       '',
       reconciliationReport(result, options.threshold),
+      '',
+      directReport(direct),
       `dead letters: ${dlq.count}${dlq.reasons.length > 0 ? '' : ' (the DLQs were purged at the start)'}`,
       ...dlq.reasons.slice(0, 20).map((r) => `  ${r}`),
-      `app lifetimes: ${APP_NAMES.map((name) => `${name} [${drained.exits[name]}]`).join('; ')}`,
+      `app lifetimes: ${INSTANCE_NAMES.map((name) => `${name} [${drained.exits[name]}]`).join('; ')}`,
       ...drained.notes.map((note) => `note: ${note}`),
       ...drained.problems.map((problem) => `FAILED: ${problem}`),
       ...(unrecovered.length > 0 ? [`not recovered: ${unrecovered.join(', ')}`] : []),
@@ -440,12 +482,14 @@ async function main(): Promise<number> {
     writeFileSync(join(options.runDir, 'report.txt'), `${report}\n`);
     writeFileSync(
       join(options.runDir, 'result.json'),
-      `${JSON.stringify({ options, source, totals, passed, result, observations: observations.map(serializable) }, null, 2)}\n`,
+      `${JSON.stringify({ options, source, totals, passed, result, direct, observations: observations.map(serializable) }, null, 2)}\n`,
     );
     if (passed && !options.keepData) {
-      await deleteSource(options.databaseUrl, options.mongodbUrl, source).catch((error: unknown) =>
-        log(`could not delete the run's rows and documents: ${message(error)}`),
-      );
+      for (const name of [source, pipeline.direct.source]) {
+        await deleteSource(options.databaseUrl, options.mongodbUrl, name).catch((error: unknown) =>
+          log(`could not delete the run's rows and documents: ${message(error)}`),
+        );
+      }
     } else {
       log(`kept the run's rows and documents (source ${source})`);
     }
@@ -467,10 +511,16 @@ async function main(): Promise<number> {
       const left = await immutableEntries(pipeline.outputDir);
       if (left.length > 0) console.error(`chaos: still immutable: ${left.join(', ')}`);
     }
-    for (const name of ['generator', 'filter', 'db-writer', 'mongo-writer'] as AppName[]) {
+    await pipeline.direct.stop();
+    for (const name of INSTANCE_NAMES) {
       const app = pipeline.apps[name];
       if (app.running) await app.stop(STOP_TIMEOUT_MS);
       app.closeLog();
+    }
+    if (previousTimeout) {
+      await applyConsumerTimeout(previousTimeout).catch((error: unknown) =>
+        console.error(`chaos: could not restore the delivery acknowledgement timeout: ${message(error)}`),
+      );
     }
     await pipeline.probe.close();
     const status = await servicesStatus();

@@ -149,8 +149,25 @@ export async function listQueues(): Promise<Map<string, QueueCounts> | undefined
   return counts;
 }
 
+/** Each broker call of the probe gives up after this long (a broker that is stopping may never answer). */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** Rejects after `ms` if `promise` has not settled; the caller drops whatever it was waiting on. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * A plain amqplib connection that survives broker outages: every call reconnects if needed and
+ * A plain amqplib connection that survives broker outages: every call reconnects if needed, gives
+ * up after PROBE_TIMEOUT_MS (the connection is then dropped and opened anew next time), and
  * returns undefined instead of throwing while the broker is away.
  */
 export class QueueProbe {
@@ -159,10 +176,21 @@ export class QueueProbe {
 
   constructor(private readonly url: string) {}
 
+  /** Runs one probe step with a time limit; a step that times out breaks the connection. */
+  private async step<T>(what: string, work: (connection: ChannelModel) => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout((async () => work(await this.open()))(), PROBE_TIMEOUT_MS, `RabbitMQ probe: ${what}`);
+    } catch (error) {
+      this.broken = true;
+      throw error;
+    }
+  }
+
   private async open(): Promise<ChannelModel> {
     if (this.connection && !this.broken) return this.connection;
-    await this.connection?.close().catch(() => undefined);
+    const old = this.connection;
     this.connection = undefined;
+    void old?.close().catch(() => undefined);
     const connection = await amqp.connect(this.url, { timeout: 3000 });
     connection.on('error', () => undefined);
     connection.on('close', () => {
@@ -175,40 +203,45 @@ export class QueueProbe {
 
   /** Declares the contract's topology (the same arguments as every app). */
   async declare(): Promise<void> {
-    const channel = await (await this.open()).createChannel();
-    try {
-      await declareTopology(channel);
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    await this.step('declare the topology', async (connection) => {
+      const channel = await connection.createChannel();
+      try {
+        await declareTopology(channel);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    });
   }
 
   /** Purges the queues; returns how many messages each held. */
   async purge(queues: readonly string[]): Promise<Map<string, number>> {
-    const channel = await (await this.open()).createChannel();
-    const purged = new Map<string, number>();
-    try {
-      for (const queue of queues) purged.set(queue, (await channel.purgeQueue(queue)).messageCount);
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
-    return purged;
+    return this.step('purge', async (connection) => {
+      const channel = await connection.createChannel();
+      const purged = new Map<string, number>();
+      try {
+        for (const queue of queues) purged.set(queue, (await channel.purgeQueue(queue)).messageCount);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+      return purged;
+    });
   }
 
   /** Ready messages per queue (queue.declare-ok), or undefined while the broker does not answer. */
   async depths(queues: readonly string[]): Promise<Map<string, number> | undefined> {
     try {
-      const channel = await (await this.open()).createChannel();
-      channel.on('error', () => undefined);
-      const depths = new Map<string, number>();
-      try {
-        for (const queue of queues) depths.set(queue, (await channel.checkQueue(queue)).messageCount);
-      } finally {
-        await channel.close().catch(() => undefined);
-      }
-      return depths;
+      return await this.step('queue depths', async (connection) => {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        const depths = new Map<string, number>();
+        try {
+          for (const queue of queues) depths.set(queue, (await channel.checkQueue(queue)).messageCount);
+        } finally {
+          await channel.close().catch(() => undefined);
+        }
+        return depths;
+      });
     } catch {
-      this.broken = true;
       return undefined;
     }
   }
@@ -217,7 +250,7 @@ export class QueueProbe {
   async peekReasons(queue: string, max = 20): Promise<string[]> {
     const reasons: string[] = [];
     try {
-      const channel = await (await this.open()).createChannel();
+      const channel = await this.step('open a channel', (connection) => connection.createChannel());
       channel.on('error', () => undefined);
       await channel.prefetch(max);
       const seen: amqp.ConsumeMessage[] = [];
@@ -241,16 +274,59 @@ export class QueueProbe {
   }
 
   async close(): Promise<void> {
-    await this.connection?.close().catch(() => undefined);
+    const connection = this.connection;
     this.connection = undefined;
+    if (connection) await withTimeout(connection.close(), PROBE_TIMEOUT_MS, 'close the probe').catch(() => undefined);
   }
+}
+
+// ------------------------------------------------------------------ the delivery acknowledgement timeout
+
+async function rabbitSetting(name: string): Promise<number | undefined> {
+  const result = await run('rabbitmqctl', ['eval', `application:get_env(rabbit, ${name}).`]);
+  const match = /\{ok,(\d+)\}/.exec(result.output);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Sets RabbitMQ's delivery acknowledgement timeout (`consumer_timeout`) for channels opened from
+ * now on, checked every second rather than every minute, and returns what was set before: the
+ * chaos run sets it short so that a database outage outlasts it. Never unset
+ * `channel_tick_interval`: no channel can open without it.
+ */
+export async function setConsumerTimeout(ms: number): Promise<{ timeoutMs: number; tickMs: number }> {
+  const previous = {
+    timeoutMs: (await rabbitSetting('consumer_timeout')) ?? 1_800_000,
+    tickMs: (await rabbitSetting('channel_tick_interval')) ?? 60_000,
+  };
+  await applyConsumerTimeout({ timeoutMs: ms, tickMs: 1000 });
+  return previous;
+}
+
+export async function applyConsumerTimeout(settings: { timeoutMs: number; tickMs: number }): Promise<void> {
+  await mustRun('rabbitmqctl', [
+    'eval',
+    `application:set_env(rabbit, consumer_timeout, ${settings.timeoutMs}), application:set_env(rabbit, channel_tick_interval, ${settings.tickMs}).`,
+  ]);
+}
+
+// ------------------------------------------------------------------ a hung database
+
+/** SIGSTOP (a server that answers nothing) or SIGCONT the FerretDB process. */
+export async function ferretdbSignal(signal: 'STOP' | 'CONT'): Promise<void> {
+  const result = await run('pkill', [`-${signal}`, '-f', 'ferretdb --handler']);
+  if (result.code !== 0) throw new Error(`pkill -${signal} ferretdb failed (${result.code}): ${result.output}`);
 }
 
 /**
  * Last resort when the run must end now (a second Ctrl-C, the hard time limit): synchronous
  * restores of whatever is still disrupted. Errors are printed, never thrown.
  */
-export function emergencyRestore(pending: readonly string[], outputDir: string): void {
+export function emergencyRestore(
+  pending: readonly string[],
+  outputDir: string,
+  consumerTimeout?: { timeoutMs: number; tickMs: number },
+): void {
   const attempt = (command: string, args: readonly string[]): void => {
     try {
       execFileSync(command, args, { stdio: 'ignore', timeout: 90_000, env: { ...process.env, PATH } });
@@ -264,5 +340,12 @@ export function emergencyRestore(pending: readonly string[], outputDir: string):
     attempt('rabbitmqctl', ['await_startup']);
   }
   if (pending.includes('postgres')) attempt('pg_ctlcluster', [...PG, 'start']);
+  if (pending.includes('ferretdb-hang')) attempt('pkill', ['-CONT', '-f', 'ferretdb --handler']);
+  if (consumerTimeout) {
+    attempt('rabbitmqctl', [
+      'eval',
+      `application:set_env(rabbit, consumer_timeout, ${consumerTimeout.timeoutMs}), application:set_env(rabbit, channel_tick_interval, ${consumerTimeout.tickMs}).`,
+    ]);
+  }
   if (pending.includes('ferretdb')) attempt(INFRA, ['start', 'ferretdb']);
 }

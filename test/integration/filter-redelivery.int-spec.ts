@@ -86,7 +86,7 @@ describe('filter: resends that differ from the first attempt', () => {
     return seqsOf(recordsOf(await rabbit.drain(POSTGRES_QUEUE)).filter((r) => r.source === source));
   }
 
-  it('a route change between a partial failure and the resend loses nothing', async () => {
+  it('a route change between a partial failure and the resend loses nothing: resent records keep their route', async () => {
     const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-route-change-'));
     const filter = await startFilter(outputDir);
     const source = freshSource('route-change');
@@ -103,7 +103,11 @@ describe('filter: resends that differ from the first attempt', () => {
       execFileSync('chattr', ['-i', outputDir]);
     }
     await deliver(source, records);
-    expect(new Set(await queuedSeqs(source))).toEqual(new Set([8, 9, 10]));
+    // A new record takes the new rules.
+    const next = makeRecord(source, 11, 10);
+    await deliver(source, [next]);
+    expect(seqsOf(readFileSink(outputDir).filter((r) => r.source === source))).toEqual([8, 9]);
+    expect(new Set(await queuedSeqs(source))).toEqual(new Set([10, 11]));
   });
 
   it('a leg failing fast while the other is still buffered does not write a record twice', async () => {

@@ -17,6 +17,7 @@ describe('writers: held work and long outages', () => {
   let stores: Stores;
   const apps: AppProcess[] = [];
   let run = 0;
+  const sources: string[] = [];
 
   beforeAll(async () => {
     rabbit = await RabbitProbe.connect();
@@ -27,6 +28,8 @@ describe('writers: held work and long outages', () => {
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((app) => app.kill()));
     await rabbit.purgeAll();
+    // FerretDB answers every query with a scan of the collection: leave it as small as it was.
+    for (const source of sources.splice(0)) await stores.deleteSource(source);
   });
 
   afterAll(async () => {
@@ -35,7 +38,9 @@ describe('writers: held work and long outages', () => {
   });
 
   function freshSource(name: string): string {
-    return `wo-${name}-${process.pid}-${++run}`;
+    const source = `wo-${name}-${process.pid}-${++run}`;
+    sources.push(source);
+    return source;
   }
 
   async function startMongoWriter(env: Record<string, string> = {}): Promise<AppProcess> {

@@ -10,21 +10,27 @@ import { RulesService } from '../routing/rules.service';
 import { FileSink } from '../sinks/file-sink.service';
 import { QueueSink } from '../sinks/queue-sink.service';
 import { TailService } from '../tail/tail.service';
+import { DeliveryLedger } from './delivery-ledger';
 import type { FrameContext } from './frame-context';
 import { SourcePart, SourcePipeline } from './source-pipeline';
 import { splitBySource } from './split-by-source';
 
 /**
- * Routes valid records to their sinks and acknowledges them to the sender once every sink holding
- * them has them durably. Per source, hand-offs are serial (see SourcePipeline); each sink skips
- * records at or below the highest `seq` it already has for the source (a resend), and such records
- * are acknowledged again. If a sink fails, the sender's connection is closed with 1013: nothing of
- * the failed batch is acknowledged and the sender resends from its oldest unacknowledged record.
+ * Routes valid records to their sinks and acknowledges them to the sender once every sink of their
+ * route holds them durably. Per source, hand-offs are serial (see SourcePipeline). Records at or
+ * below the source's floor (see DeliveryLedger) are redelivered duplicates, acknowledged again;
+ * above it, each sink gets only what it does not hold already, exactly per (source, seq), so a
+ * resend after a hand-off that half failed writes nothing twice. Both legs of a hand-off settle
+ * before anything is decided; only when every leg succeeded does the floor move and the ack go
+ * out. If a leg failed, the sender's connection is closed with 1013: nothing of the batch is
+ * acknowledged, the records keep their routes, and the sender resends from its oldest
+ * unacknowledged record.
  */
 @Injectable()
 export class RecordPipeline implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RecordPipeline.name);
   private readonly pipelines = new Map<string, SourcePipeline>();
+  private readonly ledger: DeliveryLedger;
   private readonly maxBatch: number;
   private readonly shutdownTimeoutMs: number;
   private stopping = false;
@@ -39,6 +45,7 @@ export class RecordPipeline implements BeforeApplicationShutdown {
   ) {
     this.maxBatch = config.get('FILTER_MAX_BATCH', { infer: true });
     this.shutdownTimeoutMs = config.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000;
+    this.ledger = new DeliveryLedger((source) => this.file.floor(source));
   }
 
   /**
@@ -95,30 +102,49 @@ export class RecordPipeline implements BeforeApplicationShutdown {
   private async routeAndHandOff(source: string, part: SourcePart): Promise<void> {
     const toQueue: DataRecord[] = [];
     const toFile: DataRecord[] = [];
-    const queueFloor = this.queue.lastHandedOn(source);
-    const fileFloor = this.file.lastHandedOn(source);
+    const floor = this.ledger.floor(source);
     const routed = new Map<RouteDecision, number>();
+    // The route each record is handed on with: a record resent after a failed hand-off keeps its first one.
+    const decisions = part.records.map(
+      (record, index) => this.ledger.routeOf(source, record.seq) ?? (part.decisions[index] as RouteDecision),
+    );
     let duplicates = 0;
     part.records.forEach((record, index) => {
-      const decision = part.decisions[index] as RouteDecision;
+      const decision = decisions[index] as RouteDecision;
       routed.set(decision, (routed.get(decision) ?? 0) + 1);
+      if (record.seq <= floor) {
+        duplicates++;
+        return;
+      }
       for (const sink of decision.sinks) {
         if (sink === 'queue') {
-          if (record.seq > queueFloor) toQueue.push(record);
-          else duplicates++;
-        } else if (record.seq > fileFloor) toFile.push(record);
-        else duplicates++;
+          if (this.queue.holds(source, record.seq)) duplicates++;
+          else toQueue.push(record);
+        } else if (this.file.holds(source, record.seq)) duplicates++;
+        else toFile.push(record);
       }
     });
-    try {
-      await Promise.all([this.queue.publish(source, toQueue), this.file.append(source, toFile)]);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+    // Both legs settle before anything is decided: a leg that failed fast must not let a resend
+    // reach the other while it still holds these records in a buffer.
+    const legs = await Promise.allSettled([this.queue.publish(source, toQueue), this.file.append(source, toFile)]);
+    const failure = legs.find((leg): leg is PromiseRejectedResult => leg.status === 'rejected');
+    if (failure) {
+      const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
       this.logger.warn(`hand-off of ${part.records.length} records of ${source} failed: ${reason}`);
       this.metrics.recordsProcessed('handoff', 'failed', part.records.length);
+      this.ledger.remember(
+        source,
+        part.records.map((r) => r.seq),
+        decisions,
+      );
       for (const frame of part.frames) frame.settle('failed');
       part.connection.fail('sink unavailable');
       return;
+    }
+    const last = part.records.at(-1)?.seq ?? 0;
+    if (this.ledger.advance(source, last)) {
+      this.queue.settled(source, last);
+      this.file.settled(source, last);
     }
     let dropped = 0;
     const versions = new Set<string>();
@@ -152,6 +178,6 @@ export class RecordPipeline implements BeforeApplicationShutdown {
       },
       'records handed on',
     );
-    if (this.tail.listening) this.tail.publish(part.records, part.decisions);
+    if (this.tail.listening) this.tail.publish(part.records, decisions);
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeHash, DataRecord } from '@dataflow/contracts';
 import type { Checkpoint } from './file-sink.checkpoint';
-import { recoverFileSink } from './file-sink.recovery';
+import { recoverFileSink, type RecoveredState } from './file-sink.recovery';
 
 const HOUR_A = 'records-2024-11-25T02.ndjson';
 const HOUR_B = 'records-2024-11-25T03.ndjson';
@@ -48,35 +48,34 @@ async function overwrite(name: string, position: number, text: string): Promise<
 
 function checkpointOf(
   files: Record<string, number>,
-  handedOn: Record<string, number>,
+  floors: Record<string, number>,
   writtenAt = Date.now(),
 ): Checkpoint {
-  return { writtenAt, files, handedOn };
+  const sources = Object.fromEntries(Object.entries(floors).map(([source, floor]) => [source, { floor }]));
+  return { writtenAt, files, sources };
+}
+
+/** Without a checkpoint: the highest seq the files hold of `source` (undefined if none). */
+function highest(state: RecoveredState, source: string): number | undefined {
+  return state.held.snapshot()[source]?.scannedMax;
 }
 
 describe('recoverFileSink without a checkpoint', () => {
   it('returns an empty state for an empty directory', async () => {
     const state = await recoverFileSink(dir, undefined);
-    expect(state).toEqual({
-      handedOn: new Map(),
-      files: new Map(),
-      repairedFiles: [],
-      scannedBytes: 0,
-      unreadableLines: 0,
-    });
+    expect(state.held.size).toBe(0);
+    expect(state).toMatchObject({ files: new Map(), repairedFiles: [], scannedBytes: 0, unreadableLines: 0 });
   });
 
   it('scans every sink file in full and finds the highest seq per source', async () => {
     await writeFile(join(dir, HOUR_A), lines([rec('a', 1), rec('b', 1), rec('a', 2), rec('a', 3)]));
     await writeFile(join(dir, HOUR_B), lines([rec('a', 4), rec('b', 2), rec('c', 9)]));
     const state = await recoverFileSink(dir, undefined);
-    expect(state.handedOn).toEqual(
-      new Map([
-        ['a', 4],
-        ['b', 2],
-        ['c', 9],
-      ]),
-    );
+    expect(state.held.snapshot()).toEqual({
+      a: { floor: 0, scannedMax: 4 },
+      b: { floor: 0, scannedMax: 2 },
+      c: { floor: 0, scannedMax: 9 },
+    });
     expect(state.scannedBytes).toBe((await sizeOf(HOUR_A)) + (await sizeOf(HOUR_B)));
     expect(state.repairedFiles).toEqual([]);
     expect(state.unreadableLines).toBe(0);
@@ -87,7 +86,7 @@ describe('recoverFileSink without a checkpoint', () => {
   it('takes the maximum seq even when a file holds a source out of order', async () => {
     await writeFile(join(dir, HOUR_A), lines([rec('a', 7), rec('a', 3)]));
     await writeFile(join(dir, HOUR_B), lines([rec('a', 5)]));
-    expect((await recoverFileSink(dir, undefined)).handedOn.get('a')).toBe(7);
+    expect(highest(await recoverFileSink(dir, undefined), 'a')).toBe(7);
   });
 
   it('ignores files that are not sink files', async () => {
@@ -97,7 +96,7 @@ describe('recoverFileSink without a checkpoint', () => {
     await writeFile(join(dir, '.checkpoint.json'), '{}');
     const state = await recoverFileSink(dir, undefined);
     expect(state.files.size).toBe(0);
-    expect(state.handedOn.size).toBe(0);
+    expect(state.held.size).toBe(0);
     expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('torn');
   });
 
@@ -109,7 +108,7 @@ describe('recoverFileSink without a checkpoint', () => {
     expect(await readFile(join(dir, HOUR_A), 'utf8')).toBe(complete);
     expect(state.repairedFiles).toEqual([HOUR_A]);
     expect(state.files.get(HOUR_A)?.size).toBe(Buffer.byteLength(complete));
-    expect(state.handedOn.get('a')).toBe(2);
+    expect(highest(state, 'a')).toBe(2);
     expect(state.unreadableLines).toBe(0);
   });
 
@@ -118,7 +117,7 @@ describe('recoverFileSink without a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), complete + JSON.stringify(rec('a', 2)));
     const state = await recoverFileSink(dir, undefined);
     expect(await readFile(join(dir, HOUR_A), 'utf8')).toBe(complete);
-    expect(state.handedOn.get('a')).toBe(1);
+    expect(highest(state, 'a')).toBe(1);
   });
 
   it('truncates a file holding only a torn line to empty', async () => {
@@ -126,7 +125,7 @@ describe('recoverFileSink without a checkpoint', () => {
     const state = await recoverFileSink(dir, undefined);
     expect(await sizeOf(HOUR_A)).toBe(0);
     expect(state.repairedFiles).toEqual([HOUR_A]);
-    expect(state.handedOn.size).toBe(0);
+    expect(state.held.size).toBe(0);
   });
 
   it('cuts a torn tail holding invalid UTF-8 exactly at the last newline, keeping every complete line', async () => {
@@ -136,7 +135,7 @@ describe('recoverFileSink without a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), Buffer.concat([Buffer.from(complete, 'utf8'), tail]));
     const state = await recoverFileSink(dir, undefined);
     expect(await readFile(join(dir, HOUR_A), 'utf8')).toBe(complete);
-    expect(state.handedOn.get('a')).toBe(2);
+    expect(highest(state, 'a')).toBe(2);
   });
 
   it('leaves a file that ends with a newline untouched', async () => {
@@ -164,7 +163,7 @@ describe('recoverFileSink without a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), content);
     const state = await recoverFileSink(dir, undefined);
     expect(state.unreadableLines).toBe(5);
-    expect(state.handedOn.get('a')).toBe(3);
+    expect(highest(state, 'a')).toBe(3);
     expect(state.repairedFiles).toEqual([]);
   });
 
@@ -175,7 +174,7 @@ describe('recoverFileSink without a checkpoint', () => {
     const torn = '{"source":"big","seq":30001,"timest';
     await writeFile(join(dir, HOUR_A), content + torn);
     const state = await recoverFileSink(dir, undefined);
-    expect(state.handedOn.get('big')).toBe(30_000);
+    expect(highest(state, 'big')).toBe(30_000);
     expect(state.unreadableLines).toBe(0);
     expect(state.repairedFiles).toEqual([HOUR_A]);
     expect(await sizeOf(HOUR_A)).toBe(Buffer.byteLength(content));
@@ -193,20 +192,39 @@ describe('recoverFileSink with a checkpoint', () => {
     expect(state.unreadableLines).toBe(0);
     expect(state.scannedBytes).toBe(0);
     expect(state.repairedFiles).toEqual([]);
-    expect(state.handedOn.get('a')).toBe(5);
+    expect(state.held.snapshot()).toEqual({ a: { floor: 5 } });
     expect(state.files.get(HOUR_A)?.size).toBe(Buffer.byteLength(content));
   });
 
-  it('takes handedOn from the checkpoint for files it does not read', async () => {
+  it('takes the floors from the checkpoint for files it does not read', async () => {
     const content = lines(many('a', 1, 5));
     await writeFile(join(dir, HOUR_A), content);
     const state = await recoverFileSink(dir, checkpointOf({ [HOUR_A]: Buffer.byteLength(content) }, { a: 5, b: 11 }));
-    expect(state.handedOn).toEqual(
-      new Map([
-        ['a', 5],
-        ['b', 11],
-      ]),
-    );
+    expect(state.held.snapshot()).toEqual({ a: { floor: 5 }, b: { floor: 11 } });
+  });
+
+  it('restores the seqs held above a floor, exactly', async () => {
+    const checkpoint: Checkpoint = { writtenAt: Date.now(), files: {}, sources: { a: { floor: 5, above: [7, 9] } } };
+    const state = await recoverFileSink(dir, checkpoint);
+    expect([5, 6, 7, 8, 9, 10].map((seq) => state.held.holds('a', seq))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+  });
+
+  it('after a crash that cut a flush between two hour files, holds what reached a file and nothing else', async () => {
+    // The checkpoint before the flush: a 1..9 handed on. The flush wrote 10 and 12 to hour B and
+    // was cut before 11 (hour A, a clock step back) was written.
+    const before = lines(many('a', 1, 9));
+    await writeFile(join(dir, HOUR_B), before);
+    const checkpoint = checkpointOf({ [HOUR_B]: Buffer.byteLength(before) }, { a: 9 });
+    await appendFile(join(dir, HOUR_B), lines([rec('a', 10), rec('a', 12)]));
+    const state = await recoverFileSink(dir, checkpoint);
+    expect([10, 11, 12].map((seq) => state.held.holds('a', seq))).toEqual([true, false, true]);
   });
 
   it('scans a file that grew beyond the checkpoint from the recorded offset only', async () => {
@@ -217,8 +235,7 @@ describe('recoverFileSink with a checkpoint', () => {
     const state = await recoverFileSink(dir, checkpointOf({ [HOUR_A]: Buffer.byteLength(before) }, { a: 5 }));
     expect(state.unreadableLines).toBe(0);
     expect(state.scannedBytes).toBe(Buffer.byteLength(after));
-    expect(state.handedOn.get('a')).toBe(8);
-    expect(state.handedOn.get('b')).toBe(3);
+    expect(state.held.snapshot()).toEqual({ a: { floor: 5, above: [6, 7, 8] }, b: { floor: 0, above: [3] } });
     expect(state.files.get(HOUR_A)?.size).toBe(Buffer.byteLength(before + after));
   });
 
@@ -229,7 +246,7 @@ describe('recoverFileSink with a checkpoint', () => {
     const state = await recoverFileSink(dir, checkpointOf({ [HOUR_A]: Buffer.byteLength(before) }, { a: 5 }));
     expect(await readFile(join(dir, HOUR_A), 'utf8')).toBe(before + after);
     expect(state.repairedFiles).toEqual([HOUR_A]);
-    expect(state.handedOn.get('a')).toBe(7);
+    expect(state.held.snapshot()).toEqual({ a: { floor: 5, above: [6, 7] } });
   });
 
   it('repairs a torn line right after the recorded offset, cutting back to it', async () => {
@@ -245,7 +262,7 @@ describe('recoverFileSink with a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), content);
     const state = await recoverFileSink(dir, checkpointOf({ [HOUR_A]: Buffer.byteLength(content) + 1000 }, {}));
     expect(state.scannedBytes).toBe(Buffer.byteLength(content));
-    expect(state.handedOn.get('a')).toBe(3);
+    expect(state.held.snapshot()).toEqual({ a: { floor: 0, above: [1, 2, 3] } });
   });
 
   it('scans a sink file the checkpoint does not know when it was written recently', async () => {
@@ -253,7 +270,7 @@ describe('recoverFileSink with a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), known);
     await writeFile(join(dir, HOUR_B), lines(many('a', 3, 4)));
     const state = await recoverFileSink(dir, checkpointOf({ [HOUR_A]: Buffer.byteLength(known) }, { a: 2 }));
-    expect(state.handedOn.get('a')).toBe(4);
+    expect(state.held.snapshot()).toEqual({ a: { floor: 2, above: [3, 4] } });
     expect(state.scannedBytes).toBe(await sizeOf(HOUR_B));
   });
 
@@ -272,19 +289,13 @@ describe('recoverFileSink with a checkpoint', () => {
     await writeFile(join(dir, HOUR_A), lines(many('new', 1, 3)));
     const info = await stat(join(dir, HOUR_A));
     const state = await recoverFileSink(dir, checkpointOf({}, {}, info.mtimeMs + 500));
-    expect(state.handedOn.get('new')).toBe(3);
+    expect(state.held.snapshot()).toEqual({ new: { floor: 0, above: [1, 2, 3] } });
   });
 
-  it('merges handedOn from the checkpoint and the scanned files, keeping the maximum', async () => {
+  it('keeps the floors of the checkpoint and holds exactly what the scanned files add above them', async () => {
     await appendFile(join(dir, HOUR_B), lines([rec('a', 7), rec('b', 3)]));
     // A checkpoint older than the file: the file is scanned.
     const state = await recoverFileSink(dir, checkpointOf({}, { a: 10, c: 4 }, Date.now() - 60_000));
-    expect(state.handedOn).toEqual(
-      new Map([
-        ['a', 10],
-        ['b', 3],
-        ['c', 4],
-      ]),
-    );
+    expect(state.held.snapshot()).toEqual({ a: { floor: 10 }, b: { floor: 0, above: [3] }, c: { floor: 4 } });
   });
 });

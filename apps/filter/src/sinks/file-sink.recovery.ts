@@ -2,10 +2,11 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSinkFileName } from '@dataflow/contracts';
 import type { Checkpoint } from './file-sink.checkpoint';
+import { HeldSeqs } from './held-seqs';
 
 export interface RecoveredState {
-  /** Highest `seq` per source already in the files. */
-  readonly handedOn: Map<string, number>;
+  /** What the files hold per source (see HeldSeqs). */
+  readonly held: HeldSeqs;
   /** Every sink file's size after repair, and when it was last written. */
   readonly files: Map<string, { size: number; mtimeMs: number }>;
   readonly repairedFiles: string[];
@@ -21,9 +22,17 @@ const CHUNK = 1024 * 1024;
  * from the size the checkpoint recorded (or whole, if it is new), so start-up work is bounded by
  * what the last run wrote since its last flush. A last line without its newline is a write that a
  * crash cut short: it is truncated away (its record was never acknowledged, the sender resends it).
+ *
+ * With a checkpoint, every scanned record above its source's floor is held exactly (a crash may have
+ * cut a flush between two files: what reached one file is held, what did not is not). Without one,
+ * the files are scanned whole and the highest seq per source counts as held by the files.
  */
 export async function recoverFileSink(dir: string, checkpoint: Checkpoint | undefined): Promise<RecoveredState> {
-  const handedOn = new Map<string, number>(Object.entries(checkpoint?.handedOn ?? {}));
+  const held = new HeldSeqs();
+  for (const [source, state] of Object.entries(checkpoint?.sources ?? {})) held.restore(source, state);
+  const note = checkpoint
+    ? (source: string, seq: number) => held.add(source, [seq])
+    : (source: string, seq: number) => held.scanned(source, seq);
   const files = new Map<string, { size: number; mtimeMs: number }>();
   const repairedFiles: string[] = [];
   let scannedBytes = 0;
@@ -41,7 +50,7 @@ export async function recoverFileSink(dir: string, checkpoint: Checkpoint | unde
       continue;
     }
     const from = recorded !== undefined && recorded <= info.size ? recorded : 0;
-    const result = await scanFile(path, from, info.size, handedOn);
+    const result = await scanFile(path, from, info.size, note);
     scannedBytes += info.size - from;
     unreadableLines += result.unreadable;
     if (result.completeUpTo < info.size) {
@@ -56,14 +65,14 @@ export async function recoverFileSink(dir: string, checkpoint: Checkpoint | unde
     }
     files.set(name, { size: result.completeUpTo, mtimeMs: info.mtimeMs });
   }
-  return { handedOn, files, repairedFiles, scannedBytes, unreadableLines };
+  return { held, files, repairedFiles, scannedBytes, unreadableLines };
 }
 
 async function scanFile(
   path: string,
   from: number,
   size: number,
-  handedOn: Map<string, number>,
+  note: (source: string, seq: number) => void,
 ): Promise<{ completeUpTo: number; unreadable: number }> {
   const handle = await open(path, 'r');
   let completeUpTo = from;
@@ -86,7 +95,7 @@ async function scanFile(
         continue;
       }
       for (const line of chunk.toString('utf8', 0, lastNewline).split('\n')) {
-        if (line.length > 0 && !noteRecord(line, handedOn)) unreadable++;
+        if (line.length > 0 && !noteRecord(line, note)) unreadable++;
       }
       carry = Buffer.from(chunk.subarray(lastNewline + 1));
       completeUpTo = position - carry.length;
@@ -97,11 +106,11 @@ async function scanFile(
   return { completeUpTo, unreadable };
 }
 
-function noteRecord(line: string, handedOn: Map<string, number>): boolean {
+function noteRecord(line: string, note: (source: string, seq: number) => void): boolean {
   try {
     const { source, seq } = JSON.parse(line) as { source?: unknown; seq?: unknown };
     if (typeof source !== 'string' || typeof seq !== 'number') return false;
-    if (seq > (handedOn.get(source) ?? 0)) handedOn.set(source, seq);
+    note(source, seq);
     return true;
   } catch {
     return false;

@@ -9,6 +9,7 @@ import { Resilient } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
 import { recoverFileSink } from './file-sink.recovery';
+import { HeldSeqs } from './held-seqs';
 
 export const FILESYSTEM_POLICY = 'filesystem';
 /** Files written within this long stay in the checkpoint (later ones are judged by mtime). */
@@ -23,7 +24,8 @@ interface Waiter {
 
 interface PendingBatch {
   readonly chunks: Map<string, string[]>;
-  readonly handedOn: Map<string, number>;
+  /** The seqs each source has in this batch. */
+  readonly written: Map<string, number[]>;
   readonly waiters: Waiter[];
   bytes: number;
 }
@@ -31,7 +33,7 @@ interface PendingBatch {
 interface SinkFile {
   /** Open while the file is in use; idle files are closed but their state is kept. */
   handle: FileHandle | undefined;
-  /** Bytes known to hold only complete lines of successful flushes. */
+  /** Bytes known to hold only complete lines of successful flushes (moved only when a whole flush succeeded). */
   size: number;
   lastWrite: number;
 }
@@ -40,7 +42,7 @@ interface SinkFile {
 const MAX_OPEN_FILES = 4;
 
 function emptyBatch(): PendingBatch {
-  return { chunks: new Map(), handedOn: new Map(), waiters: [], bytes: 0 };
+  return { chunks: new Map(), written: new Map(), waiters: [], bytes: 0 };
 }
 
 /**
@@ -56,7 +58,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private readonly intervalMs: number;
   private readonly flushBytes: number;
   private readonly fsync: boolean;
-  private readonly handedOn = new Map<string, number>();
+  private held = new HeldSeqs();
   private readonly files = new Map<string, SinkFile>();
   private pending = emptyBatch();
   private timer: NodeJS.Timeout | undefined;
@@ -76,20 +78,33 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     await mkdir(this.dir, { recursive: true });
     const started = performance.now();
     const state = await recoverFileSink(this.dir, await readCheckpoint(this.dir));
-    for (const [source, seq] of state.handedOn) this.handedOn.set(source, seq);
+    this.held = state.held;
     for (const [name, { size, mtimeMs }] of state.files) {
       this.files.set(name, { handle: undefined, size, lastWrite: mtimeMs });
     }
     for (const name of state.repairedFiles) this.logger.warn(`repaired a torn last line in ${name}`);
     if (state.unreadableLines > 0) this.logger.error(`${state.unreadableLines} unreadable lines in ${this.dir}`);
     this.logger.log(
-      `file sink ready in ${this.dir}: ${this.handedOn.size} sources, scanned ${state.scannedBytes} bytes in ${Math.round(performance.now() - started)} ms`,
+      `file sink ready in ${this.dir}: ${this.held.size} sources, scanned ${state.scannedBytes} bytes in ${Math.round(performance.now() - started)} ms`,
     );
   }
 
-  /** Highest `seq` of `source` already durably in the files (0 if none). */
-  lastHandedOn(source: string): number {
-    return this.handedOn.get(source) ?? 0;
+  /** Whether the files durably hold this record (exactly, per source and seq). */
+  holds(source: string, seq: number): boolean {
+    return this.held.holds(source, seq);
+  }
+
+  /** The source's floor as last persisted (everything at or below it was handed on everywhere). */
+  floor(source: string): number {
+    return this.held.floor(source);
+  }
+
+  /**
+   * Every record of `source` up to `floor` is handed on to all its sinks: the exact seqs below are
+   * forgotten, and the floor goes into the next checkpoint.
+   */
+  settled(source: string, floor: number): void {
+    if (this.held.settle(source, floor)) this.checkpointSoon();
   }
 
   /** Buffers `records` (one source, ascending `seq`) and resolves when they are flushed. */
@@ -108,7 +123,9 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
       chunks.push(line);
       batch.bytes += line.length;
     }
-    batch.handedOn.set(source, last.seq);
+    let written = batch.written.get(source);
+    if (!written) batch.written.set(source, (written = []));
+    for (const record of records) written.push(record.seq);
     const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
     if (batch.bytes >= this.flushBytes) this.flushSoon(0);
     else this.flushSoon(this.intervalMs);
@@ -148,47 +165,52 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   private async write(batch: PendingBatch): Promise<void> {
     if (batch.waiters.length === 0) return;
+    let sizes: Array<[SinkFile, number]>;
     try {
-      await this.writeChunks(batch.chunks);
+      sizes = await this.writeChunks(batch.chunks);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.logger.error(`file sink flush failed: ${failure.message}`);
       for (const waiter of batch.waiters) waiter.reject(failure);
       return;
     }
-    for (const [source, seq] of batch.handedOn) this.handedOn.set(source, seq);
+    // Sizes and held seqs move together, in one step: a checkpoint never has one without the other.
+    for (const [file, size] of sizes) {
+      file.size = size;
+      file.lastWrite = Date.now();
+    }
+    for (const [source, seqs] of batch.written) this.held.add(source, seqs);
     for (const waiter of batch.waiters) waiter.resolve();
     this.checkpointSoon();
   }
 
-  /** All or nothing across files; the breaker counts failures and fails fast while open. */
+  /**
+   * All or nothing across files (a failure takes back what this flush wrote to any of them); returns
+   * each file's new size, which the caller commits. The breaker counts failures and fails fast while
+   * open.
+   */
   @Resilient(FILESYSTEM_POLICY)
   @Timed('file.write', { sink: 'file' })
-  private async writeChunks(chunks: Map<string, string[]>): Promise<void> {
+  private async writeChunks(chunks: Map<string, string[]>): Promise<Array<[SinkFile, number]>> {
     const written: Array<[SinkFile, FileHandle, number]> = [];
     try {
       for (const [name, lines] of chunks) {
         const [file, handle] = await this.openFile(name);
         const data = Buffer.from(lines.join(''), 'utf8');
         await restore(file.size, handle); // a failed flush before may have left bytes past the good size
-        written.push([file, handle, file.size]);
+        written.push([file, handle, file.size + data.length]);
         let offset = 0;
         while (offset < data.length) {
           const { bytesWritten } = await handle.write(data, offset, data.length - offset, file.size + offset);
           offset += bytesWritten;
         }
         if (this.fsync) await handle.datasync();
-        file.size += data.length;
-        file.lastWrite = Date.now();
       }
     } catch (error) {
-      // All or nothing: take back what this flush wrote to any file.
-      for (const [file, handle, size] of written) {
-        file.size = size;
-        await restore(size, handle).catch(() => undefined);
-      }
+      for (const [file, handle] of written) await restore(file.size, handle).catch(() => undefined);
       throw error;
     }
+    return written.map(([file, , size]) => [file, size]);
   }
 
   private async openFile(name: string): Promise<[SinkFile, FileHandle]> {
@@ -217,9 +239,10 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * At most one checkpoint a second: it only shortens the start-up scan, so one that lags the files
-   * costs a little more scanning after a crash, never correctness (and at low rates it saves a write
-   * and an fsync per flush).
+   * At most one checkpoint a second. One that lags the files is still consistent (sizes, floors and
+   * held seqs are taken together): the start-up scan covers more, and a floor that lags treats a few
+   * more resends as new, which the exact held seqs then recognise. At low rates it saves a write per
+   * flush.
    */
   private checkpointSoon(): void {
     if (this.checkpointTimer) return;
@@ -238,7 +261,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
       if (now - file.lastWrite < CHECKPOINT_HORIZON_MS) files[name] = file.size;
     }
     try {
-      await writeCheckpoint(this.dir, { writtenAt: now, files, handedOn: Object.fromEntries(this.handedOn) });
+      await writeCheckpoint(this.dir, { writtenAt: now, files, sources: this.held.snapshot() });
     } catch (error) {
       this.logger.warn(`could not write the checkpoint (start-up will scan more): ${String(error)}`);
     }

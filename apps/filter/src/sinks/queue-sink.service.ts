@@ -3,19 +3,20 @@ import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
 import { injectTraceContext, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
+import { HeldSeqs } from './held-seqs';
 
 export const RABBITMQ_POLICY = 'rabbitmq';
 
 /**
  * Hands records to RabbitMQ: one persistent message per batch of one source, resolved on the
- * broker's confirm. Remembers the highest `seq` confirmed per source, so a resent record is
- * acknowledged again without being published twice (after a filter restart this memory is gone
- * and a resend may be published again; the writers drop such duplicates by `seq`).
+ * broker's confirm. Remembers what the broker confirmed above each source's floor, so a resend
+ * after a hand-off that failed elsewhere is not published twice (after a filter restart this memory
+ * is gone and such a resend is published again; the writers drop the repeats by `seq`).
  */
 @Injectable()
 export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QueueSink.name);
-  private readonly handedOn = new Map<string, number>();
+  private readonly held = new HeldSeqs();
 
   constructor(private readonly client: RecordsRmqClient) {}
 
@@ -33,15 +34,23 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
     return this.client.isConnected();
   }
 
-  lastHandedOn(source: string): number {
-    return this.handedOn.get(source) ?? 0;
+  /** Whether the broker confirmed this record (in this process's lifetime). */
+  holds(source: string, seq: number): boolean {
+    return this.held.holds(source, seq);
+  }
+
+  /** Everything of `source` up to `floor` is handed on everywhere: what was confirmed below is forgotten. */
+  settled(source: string, floor: number): void {
+    this.held.settle(source, floor);
   }
 
   async publish(source: string, records: readonly DataRecord[]): Promise<void> {
-    const last = records[records.length - 1];
-    if (!last) return;
+    if (records.length === 0) return;
     await this.confirmedPublish(records);
-    this.handedOn.set(source, Math.max(last.seq, this.lastHandedOn(source)));
+    this.held.add(
+      source,
+      records.map((r) => r.seq),
+    );
   }
 
   /** One message, confirmed by the broker; the breaker counts failures and fails fast while open. */
