@@ -104,6 +104,20 @@ apt_ensure() {
 
 rabbitmq_install() {
   apt_ensure rabbitmq-server
+  rabbitmq_configure
+}
+
+# The project's broker settings (the delivery acknowledgement timeout, set explicitly), read from
+# conf.d at the node's next start; the same file the compose file mounts.
+rabbitmq_configure() {
+  local source target
+  source="$(dirname "${BASH_SOURCE[0]}")/../deploy/rabbitmq/20-dataflow.conf"
+  target=/etc/rabbitmq/conf.d/20-dataflow.conf
+  if ! cmp -s "$source" "$target" 2>/dev/null; then
+    mkdir -p /etc/rabbitmq/conf.d
+    install -m 0644 "$source" "$target" || die "could not install ${target}"
+    log "rabbitmq settings installed in ${target} (read at the node's next start)"
+  fi
 }
 
 # The server's Erlang VM, as opposed to the short-lived CLI VMs that
@@ -134,6 +148,7 @@ rabbitmq_start() {
   if rabbitmq_vm_running; then
     log "rabbitmq node is booting; waiting"
   else
+    rabbitmq_configure
     log "starting rabbitmq"
     # The Debian wrapper drops to the rabbitmq user itself.
     rabbitmq-server -detached || die "rabbitmq-server -detached failed (see ${RABBITMQ_LOG})"

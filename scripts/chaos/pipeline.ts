@@ -135,8 +135,8 @@ export class Pipeline {
         MONGODB_URL: options.mongodbUrl,
         MONGO_WRITER_BREAKER_HALF_OPEN_MS: '1000',
         MONGO_WRITER_RETRY_MAX_MS: '2000',
-        // A hung FerretDB (SIGSTOP) must count as failing within seconds.
-        MONGO_WRITER_WRITE_TIMEOUT_MS: '3000',
+        // A hung FerretDB (SIGSTOP) must count as failing within seconds (and a slow answer must not).
+        MONGO_WRITER_WRITE_TIMEOUT_MS: '10000',
       });
     this.apps = {
       generator: app('generator', {

@@ -37,8 +37,12 @@ export interface RecordWriterOptions {
 }
 
 /** Longest pause between two pings of a database that is down. */
-const MAX_PING_INTERVAL_MS = 30_000;
+const MAX_PING_INTERVAL_MS = 10_000;
 const PING_TIMEOUT_MS = 2000;
+/** A breaker that opens again this soon after a resume makes the next pause start twice as long. */
+const QUICK_REOPEN_MS = 60_000;
+/** Longest first pause after repeated quick reopens. */
+const MAX_PAUSE_MS = 120_000;
 
 /**
  * A writer's storing side, shared by db-writer and mongo-writer: batches the records of many
@@ -63,6 +67,9 @@ export class RecordWriter implements BeforeApplicationShutdown {
   private readonly batcher: DeliveryBatcher;
   private paused = false;
   private stopping = false;
+  private lastResume = 0;
+  /** Pauses in a row that each began soon after the resume before them. */
+  private quickReopens = 0;
 
   constructor(
     private readonly server: RecordsRmqServer,
@@ -115,15 +122,33 @@ export class RecordWriter implements BeforeApplicationShutdown {
     );
   }
 
+  /**
+   * Hands everything back and pings until the database answers. Each hand-back costs the held
+   * messages one delivery count; a database that answers pings but keeps failing writes (it reopens
+   * the breaker soon after each resume) gets longer and longer pauses, so it cannot run a message
+   * into the delivery limit within minutes.
+   */
   private async pauseUntilBack(): Promise<void> {
     if (this.paused || this.stopping) return;
     this.paused = true;
+    this.quickReopens = Date.now() - this.lastResume < QUICK_REOPEN_MS ? this.quickReopens + 1 : 0;
     await this.server.suspend(`${this.target.sink} unavailable (breaker open)`);
-    let interval = this.policy.options.breaker?.halfOpenAfterMs ?? 1000;
+    const halfOpenMs = this.policy.options.breaker?.halfOpenAfterMs ?? 1000;
+    const first = Math.min(halfOpenMs * 2 ** this.quickReopens, MAX_PAUSE_MS);
+    if (this.quickReopens > 0) {
+      this.logger.warn(
+        `${this.target.sink} failed again soon after consumption resumed (${this.quickReopens} times in a row): pausing ${Math.round(first / 1000)} s first`,
+      );
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, first - halfOpenMs).unref());
+    let interval = halfOpenMs;
     while (!this.stopping) {
       await new Promise<void>((resolve) => setTimeout(resolve, interval).unref());
       try {
-        await withTimeout(this.target.ping(), PING_TIMEOUT_MS);
+        // Through the breaker: a ping that answers is its half-open trial and closes it, so a
+        // replica that resumes as the standby (and so writes nothing) is not left open and unready.
+        const ping = this.policy.breaker ? this.policy.breaker.execute(() => this.target.ping()) : this.target.ping();
+        await withTimeout(ping, PING_TIMEOUT_MS);
         break;
       } catch (error) {
         this.logger.warn(
@@ -133,6 +158,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
       }
     }
     this.paused = false;
+    this.lastResume = Date.now();
     if (!this.stopping) await this.server.resume();
   }
 }

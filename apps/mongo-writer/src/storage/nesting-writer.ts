@@ -1,5 +1,6 @@
 import { DataRecord, NestedDocument, NestingTail, planNesting } from '@dataflow/contracts';
 import type { NestingDocuments } from './nesting-documents';
+import { RecentSeqs } from './recent-seqs';
 
 export interface NestingOutcome {
   /** Records this call placed (appended, in a new document, or stored late). */
@@ -13,6 +14,8 @@ export interface NestingWriterOptions {
   readonly parallelSources: number;
   /** Re-plans after conflicting writes before the call fails (and is retried by its policy). */
   readonly maxConflicts: number;
+  /** Seqs of recently stored records remembered (all sources), to recognise redeliveries without a query. */
+  readonly recentCapacity?: number;
   /** Told of every conflict: someone else wrote the source between our read and our write. */
   readonly onConflict?: (source: string) => void;
   /** Told of records stored late, as documents of their own. */
@@ -58,11 +61,14 @@ interface StoredTail extends NestingTail {
  */
 export class NestingWriter {
   private readonly tails = new Map<string, StoredTail>();
+  private readonly recent: RecentSeqs;
 
   constructor(
     private readonly documents: NestingDocuments,
     private readonly options: NestingWriterOptions,
-  ) {}
+  ) {
+    this.recent = new RecentSeqs(options.recentCapacity ?? 100_000);
+  }
 
   /** Forgets every remembered tail: the next write of each source reads it from the documents. */
   forget(): void {
@@ -193,18 +199,24 @@ export class NestingWriter {
     lastSeq: number,
     signal?: AbortSignal,
   ): Promise<number> {
-    const older = duplicates.filter((r) => r.seq <= lastSeq);
+    // Known stored (written recently by this writer) needs no query.
+    const older = duplicates.filter((r) => r.seq <= lastSeq && !this.recent.has(source, r.seq));
     if (older.length === 0) return 0;
     signal?.throwIfAborted();
     const present = await this.documents.present(
       source,
       older.map((r) => r.seq),
     );
+    this.recent.add(source, [...present]);
     const missing = new Map<number, DataRecord>();
     for (const record of older) if (!present.has(record.seq)) missing.set(record.seq, record);
     if (missing.size === 0) return 0;
     const late = [...missing.values()].sort((a, b) => a.seq - b.seq);
     await this.documents.insertLate(late);
+    this.recent.add(
+      source,
+      late.map((r) => r.seq),
+    );
     this.options.onLate?.(source, late);
     return late.length;
   }
