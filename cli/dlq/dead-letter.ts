@@ -6,10 +6,10 @@ import {
   POSTGRES_DLQ,
   POSTGRES_QUEUE,
   RECORD_QUEUES,
+  REPLAYED_HEADER,
 } from '@dataflow/contracts';
 
-/** Header a replayed message carries: how many times it was replayed. */
-export const REPLAYED_HEADER = 'x-dataflow-replayed';
+export { REPLAYED_HEADER };
 /** Header a replayed message carries: when it was last replayed (ISO 8601). */
 export const REPLAYED_AT_HEADER = 'x-dataflow-replayed-at';
 

@@ -229,7 +229,7 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
           const batch = messages.slice(acked, acked + step.messages);
           const { id, writer } = writerFor(step.crash);
           interleaver.enter(id);
-          const writing = writer.write(batch.flat()).finally(() => interleaver.leave(id));
+          const writing = writer.write(batch.flat(), { replayed: false }).finally(() => interleaver.leave(id));
           try {
             await writing;
             acked += batch.length;
@@ -246,7 +246,7 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
               const { id: staleId, writer: staleWriter } = writerFor();
               interleaver.enter(staleId);
               stale = staleWriter
-                .write(batch.flat())
+                .write(batch.flat(), { replayed: false })
                 .catch(() => undefined)
                 .finally(() => interleaver.leave(staleId));
             }

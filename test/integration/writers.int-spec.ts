@@ -6,6 +6,7 @@ import {
   NestedDocument,
   nestStream,
   POSTGRES_DLQ,
+  REPLAYED_HEADER,
 } from '@dataflow/contracts';
 import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
@@ -130,7 +131,7 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
     expect((await stores.mongoIds(source)).sort()).toEqual(idsBefore);
   });
 
-  it('stores a record that arrives after later ones (a replayed dead letter) once, in both stores', async () => {
+  it('stores a record of a replayed dead letter that arrives after later ones once, in both stores', async () => {
     const source = freshSource('late');
     const records = Array.from({ length: 10 }, (_, i) => highOrLow(source, i + 1, i !== 4));
     const [late, ...rest] = [records[5] as DataRecord, ...records.filter((r) => r.seq !== 6)];
@@ -140,7 +141,9 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
       60_000,
       'nine records in MongoDB',
     );
-    await rabbit.publishRecords(late);
+    // As `dataflow dlq replay` publishes it. (Without the header, a record at or below what the
+    // mongo-writer stored is a redelivered duplicate: see the next test.)
+    await rabbit.publishRecords(late, { [REPLAYED_HEADER]: 1 });
     await rabbit.publishRecords(records.slice(0, 3)); // a plain redelivery: stays a duplicate
     await waitFor(
       async () => flatten(await stores.mongoDocuments(source)).length >= 10,
@@ -153,6 +156,28 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
     expect(await stores.postgresRows(source)).toEqual(records);
     const documents = await stores.mongoDocuments(source);
     expect(documents.find((d) => d.seq === 6)).toEqual({ ...late, nestedRecords: [] });
+  });
+
+  it('takes a record at or below what it stored, not replayed, for a redelivered duplicate (CONTRACT §1)', async () => {
+    const source = freshSource('below-tail');
+    const records = Array.from({ length: 10 }, (_, i) => highOrLow(source, i + 1, i !== 4));
+    const [late, ...rest] = [records[5] as DataRecord, ...records.filter((r) => r.seq !== 6)];
+    await rabbit.publishRecords(rest);
+    await waitFor(async () => (await stores.postgresRows(source)).length === 9, 60_000, 'nine rows');
+    const duplicatesBefore = await mongoWriter.metric('dataflow_records_total', {
+      stage: 'store',
+      outcome: 'duplicate',
+    });
+    await rabbit.publishRecords(late);
+    await waitFor(async () => (await stores.postgresRows(source)).length === 10, 60_000, 'the tenth row');
+    await waitFor(
+      async () =>
+        (await mongoWriter.metric('dataflow_records_total', { stage: 'store', outcome: 'duplicate' })) >
+        duplicatesBefore,
+      30_000,
+      'the mongo-writer to count it as a duplicate',
+    );
+    expect(flatten(await stores.mongoDocuments(source)).map((r) => r.seq)).not.toContain(6);
   });
 
   it('completes a batch a crash left half written: documents already there are skipped, none doubled', async () => {

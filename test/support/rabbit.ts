@@ -107,7 +107,7 @@ export class RabbitProbe {
   }
 
   /** Publishes raw bytes to the records exchange (both queues get a copy). */
-  async publishRaw(content: Buffer | string, headers: Record<string, string> = {}): Promise<void> {
+  async publishRaw(content: Buffer | string, headers: Record<string, unknown> = {}): Promise<void> {
     const channel = await this.connection.createConfirmChannel();
     channel.publish(RECORDS_EXCHANGE, '', Buffer.isBuffer(content) ? content : Buffer.from(content), {
       persistent: true,
@@ -118,8 +118,8 @@ export class RabbitProbe {
     await channel.close();
   }
 
-  async publishRecords(records: DataRecord[] | DataRecord): Promise<void> {
-    await this.publishRaw(JSON.stringify({ pattern: 'records.high', data: records }));
+  async publishRecords(records: DataRecord[] | DataRecord, headers: Record<string, unknown> = {}): Promise<void> {
+    await this.publishRaw(JSON.stringify({ pattern: 'records.high', data: records }), headers);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,12 @@ export const DELIVERY_LIMIT = 20;
 export const DEAD_LETTER_REASON_HEADER = 'x-dataflow-reason';
 /** Header carrying the queue a dead-lettered message came from (used for replay). */
 export const DEAD_LETTER_QUEUE_HEADER = 'x-dataflow-queue';
+/**
+ * Set on a dead letter published again (`dataflow dlq replay`): how many times it was replayed. Its
+ * records may have arrived after later records of their source, so the mongo-writer checks which
+ * of them are stored (see the README's MongoDB section).
+ */
+export const REPLAYED_HEADER = 'x-dataflow-replayed';
 
 export interface QueueDeclaration {
   readonly queue: string;

@@ -151,4 +151,63 @@ describe('DeliveryBatcher', () => {
     expect(calls).toEqual([[1, 2]]);
     await Promise.all(added);
   });
+
+  it('a write that fails for good fails everything pending of its session, and nothing later of it is written', async () => {
+    const session = new AbortController();
+    const calls: number[][] = [];
+    let fail = true;
+    const batcher = new DeliveryBatcher({
+      batchSize: 2,
+      batchMs: 10_000,
+      store: async (rs) => {
+        calls.push(rs.map((r) => r.seq));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (fail) throw new Error('gave up');
+      },
+      isPermanent: () => false,
+    });
+    const first = batcher.add(records(1, 2), session.signal);
+    const later = [batcher.add(records(3), session.signal), batcher.add(records(4), session.signal)];
+    const outcomes = await Promise.allSettled([first, ...later]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(calls).toEqual([[1, 2]]);
+    // The session is over for the batcher: a message of it arriving afterwards is refused at once.
+    fail = false;
+    await expect(batcher.add(records(5), session.signal)).rejects.toThrow(/earlier write of this consumer session/);
+    // A new session (its messages redelivered in order) is written as usual.
+    await batcher.add(records(1, 2), new AbortController().signal);
+    expect(calls).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+  });
+
+  it('an ended session abandons its pending messages and its write in progress at once', async () => {
+    const session = new AbortController();
+    let releaseStale: () => void = () => undefined;
+    const calls: number[][] = [];
+    const signals: Array<AbortSignal | undefined> = [];
+    const batcher = new DeliveryBatcher({
+      batchSize: 1,
+      batchMs: 10_000,
+      store: (rs, _context, signal) => {
+        calls.push(rs.map((r) => r.seq));
+        signals.push(signal);
+        // The first write never finishes by itself (a database that answers nothing).
+        if (calls.length === 1) return new Promise<void>((resolve) => (releaseStale = resolve));
+        return Promise.resolve();
+      },
+      isPermanent: () => false,
+    });
+    const inFlight = batcher.add(records(1), session.signal);
+    const pending = batcher.add(records(2), session.signal);
+    session.abort(new Error('session ended'));
+    await expect(inFlight).rejects.toThrow('session ended');
+    await expect(pending).rejects.toThrow('session ended');
+    expect(signals[0]?.aborted).toBe(true);
+    // The next session is not held up by the write that may never finish.
+    await batcher.add(records(1), new AbortController().signal);
+    expect(calls).toEqual([[1], [1]]);
+    releaseStale();
+  });
 });

@@ -2,6 +2,12 @@ import { context, ROOT_CONTEXT, SpanStatusCode, type Context, type Link } from '
 import { contextWith, linkTo, startSpan } from '@dataflow/observability/tracing';
 import type { DataRecord } from '@dataflow/contracts';
 
+/** What the batcher tells the store about a batch besides its records (see RecordStore). */
+export interface BatchContext {
+  /** Some message of the batch is a replayed dead letter. */
+  readonly replayed: boolean;
+}
+
 /** Under load a write takes up to this many batches' worth of records that arrived during the last one. */
 const MAX_BATCHES_PER_WRITE = 5;
 
@@ -14,7 +20,7 @@ export interface DeliveryBatcherOptions {
    * Stores records idempotently (repeats allowed), under the sink's policy; `signal` fires when the
    * messages' consumer session ended (stop retrying: they are back in the queue).
    */
-  readonly store: (records: DataRecord[], signal?: AbortSignal) => Promise<void>;
+  readonly store: (records: DataRecord[], context: BatchContext, signal?: AbortSignal) => Promise<void>;
   /** True for an error no retry can fix (the data itself is refused). */
   readonly isPermanent: (error: unknown) => boolean;
 }
@@ -30,6 +36,8 @@ interface Entry {
   readonly context: Context;
   /** Fires when the message's consumer session ends: the message is back in the queue. */
   readonly signal: AbortSignal | undefined;
+  /** The message is a replayed dead letter. */
+  readonly replayed: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -54,13 +62,13 @@ export class DeliveryBatcher {
   constructor(private readonly options: DeliveryBatcherOptions) {}
 
   /** Resolves once `records` are committed; rejects if they can never be, or `signal` fires first. */
-  add(records: DataRecord[], signal?: AbortSignal): Promise<void> {
+  add(records: DataRecord[], signal?: AbortSignal, replayed = false): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (signal && this.failed.has(signal)) {
       return Promise.reject(new Error('an earlier write of this consumer session failed; the message is redelivered'));
     }
     const done = new Promise<void>((resolve, reject) =>
-      this.pending.push({ records, context: context.active(), signal, resolve, reject }),
+      this.pending.push({ records, context: context.active(), signal, replayed, resolve, reject }),
     );
     this.pendingRecords += records.length;
     if (signal) this.watch(signal);
@@ -182,6 +190,7 @@ export class DeliveryBatcher {
       try {
         const storing = this.options.store(
           batch.flatMap((entry) => entry.records),
+          { replayed: batch.some((entry) => entry.replayed) },
           signal,
         );
         // A write abandoned below may still settle later: its outcome no longer matters.
@@ -210,7 +219,7 @@ export class DeliveryBatcher {
     for (const [index, entry] of batch.entries()) {
       try {
         entry.signal?.throwIfAborted();
-        await this.options.store(entry.records, entry.signal);
+        await this.options.store(entry.records, { replayed: entry.replayed }, entry.signal);
         entry.resolve();
       } catch (error) {
         if (entry.signal?.aborted) {

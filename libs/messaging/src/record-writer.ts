@@ -13,12 +13,22 @@ export interface StoreOutcome {
   readonly duplicates: number;
 }
 
+/** What a store is told about a batch besides its records. */
+export interface StoreContext {
+  /**
+   * Some of the records come from a dead letter published again (`dataflow dlq replay`): they may
+   * have arrived after later records of their source, so a record at or below what is stored is not
+   * necessarily a redelivered duplicate.
+   */
+  readonly replayed: boolean;
+}
+
 /** A sink's storage: idempotent on (`source`, `seq`), one statement or bulk write per call. */
 export interface RecordStore {
   /** Label of the sink in metrics and logs (`postgres`, `mongodb`). */
   readonly sink: string;
   /** Stores `records`; `signal` fires when they went back to the queue (stop, do not retry). */
-  store(records: DataRecord[], signal?: AbortSignal): Promise<StoreOutcome>;
+  store(records: DataRecord[], context: StoreContext, signal?: AbortSignal): Promise<StoreOutcome>;
   /** True for an error that no retry can fix: the data itself is refused. */
   isPermanent(error: unknown): boolean;
   /** Resolves when the database answers. */
@@ -82,7 +92,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
       batchSize: options.batchSize,
       batchMs: options.batchMs,
       // The store method carries its policy (`@Resilient`): transient failures are retried there.
-      store: (records, signal) => this.store(records, signal),
+      store: (records, context, signal) => this.store(records, context, signal),
       isPermanent: (error) => this.target.isPermanent(error),
     });
     this.policy.breaker?.onStateChange((state) => {
@@ -92,8 +102,8 @@ export class RecordWriter implements BeforeApplicationShutdown {
   }
 
   /** Resolves when `records` are committed; rejects with PermanentStoreError if they never can be. */
-  write(records: DataRecord[], session: ConsumerSession): Promise<void> {
-    const done = this.batcher.add(records, session.signal);
+  write(records: DataRecord[], session: ConsumerSession, replayed = false): Promise<void> {
+    const done = this.batcher.add(records, session.signal, replayed);
     done.catch((error: unknown) => {
       if (error instanceof PermanentStoreError || isCancellation(error) || !session.open) return;
       void this.server.rewind(`a write failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -112,8 +122,8 @@ export class RecordWriter implements BeforeApplicationShutdown {
     await this.server.stop();
   }
 
-  private async store(records: DataRecord[], signal?: AbortSignal): Promise<void> {
-    const outcome = await this.target.store(records, signal);
+  private async store(records: DataRecord[], context: StoreContext, signal?: AbortSignal): Promise<void> {
+    const outcome = await this.target.store(records, context, signal);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);
     this.metrics.storedRecords(

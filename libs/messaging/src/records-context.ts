@@ -10,6 +10,8 @@ export class RecordsContext extends RmqContext {
     readonly session: ConsumerSession,
     /** The delivery's position within its session. */
     readonly index: number,
+    /** A dead letter published again: its records may have arrived after later ones. */
+    readonly replayed: boolean,
   ) {
     super([message, session.channel, RECORDS_PATTERN]);
   }

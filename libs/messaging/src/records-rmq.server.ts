@@ -10,6 +10,7 @@ import {
   DEAD_LETTER_REASON_HEADER,
   queueDeclaration,
   RECORDS_PATTERN,
+  REPLAYED_HEADER,
 } from '@dataflow/contracts';
 import { ConsumerSession } from './consumer-session';
 import { RecordsContext } from './records-context';
@@ -268,7 +269,8 @@ export class RecordsRmqServer extends ServerRMQ {
     span.setAttribute('dataflow.records', decoded.records.length);
     span.setAttribute('messaging.destination.name', this.settings.queue);
     // The handler's acknowledgement (AcknowledgeInterceptor) ends the span once the message is settled.
-    const rmq = new RecordsContext(message, session, index);
+    const replayed = typeof message.properties.headers?.[REPLAYED_HEADER] === 'number';
+    const rmq = new RecordsContext(message, session, index, replayed);
     await context.with(contextWith(span, parent), () =>
       this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
     );

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataRecord } from '@dataflow/contracts';
-import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import type { RecordStore, StoreContext, StoreOutcome } from '@dataflow/messaging';
 import { Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { POSTGRES_POLICY } from './postgres.policy';
@@ -28,7 +28,7 @@ export class PostgresRecordStore implements RecordStore {
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
   @Resilient(POSTGRES_POLICY)
   @Timed('postgres.store', { sink: 'postgres' })
-  async store(records: DataRecord[], signal?: AbortSignal): Promise<StoreOutcome> {
+  async store(records: DataRecord[], _context: StoreContext, signal?: AbortSignal): Promise<StoreOutcome> {
     // Records whose messages went back to the queue are not written any more (and not retried).
     signal?.throwIfAborted();
     const rows = uniqueById(records);

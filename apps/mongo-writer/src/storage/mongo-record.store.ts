@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectConnection, InjectModel } from '@nestjs/mongoose';
 import type { Connection, Model, mongo } from 'mongoose';
 import type { DataRecord } from '@dataflow/contracts';
-import type { RecordStore, StoreOutcome } from '@dataflow/messaging';
+import type { RecordStore, StoreContext, StoreOutcome } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
 import { Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
@@ -56,8 +56,8 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
   @Resilient(MONGODB_POLICY)
   @Timed('mongodb.store', { sink: 'mongodb' })
-  store(records: DataRecord[], signal?: AbortSignal): Promise<StoreOutcome> {
-    return this.writer.write(records, signal);
+  store(records: DataRecord[], context: StoreContext, signal?: AbortSignal): Promise<StoreOutcome> {
+    return this.writer.write(records, context, signal);
   }
 
   /** A new consumer session: another writer may have been active, so tails are read again. */

@@ -1,6 +1,5 @@
 import { DataRecord, NestedDocument, NestingTail, planNesting } from '@dataflow/contracts';
 import type { NestingDocuments } from './nesting-documents';
-import { RecentSeqs } from './recent-seqs';
 
 export interface NestingOutcome {
   /** Records this call placed (appended, in a new document, or stored late). */
@@ -14,8 +13,6 @@ export interface NestingWriterOptions {
   readonly parallelSources: number;
   /** Re-plans after conflicting writes before the call fails (and is retried by its policy). */
   readonly maxConflicts: number;
-  /** Seqs of recently stored records remembered (all sources), to recognise redeliveries without a query. */
-  readonly recentCapacity?: number;
   /** Told of every conflict: someone else wrote the source between our read and our write. */
   readonly onConflict?: (source: string) => void;
   /** Told of records stored late, as documents of their own. */
@@ -55,27 +52,30 @@ interface StoredTail extends NestingTail {
  *   its write, reads again and re-plans. Every document any writer produces is the rule's document
  *   for that place in the stream (it plans from a true tail over a contiguous part of the stream),
  *   so whichever of two writers lands first, the result is the same.
- * - A record at or below the tail that no document holds arrived after later records (a dead
- *   letter replayed after the stream moved on). The rule cannot be applied after the fact: it is
- *   stored as a document of its own and reported.
+ * - A record at or below the tail is a redelivered duplicate (CONTRACT.md §1), unless it comes
+ *   with a replayed dead letter (REPLAYED_HEADER): then it may have arrived after later records,
+ *   and if no document holds it, it is stored as a document of its own (the rule cannot be applied
+ *   after the fact) and reported.
  */
 export class NestingWriter {
   private readonly tails = new Map<string, StoredTail>();
-  private readonly recent: RecentSeqs;
 
   constructor(
     private readonly documents: NestingDocuments,
     private readonly options: NestingWriterOptions,
-  ) {
-    this.recent = new RecentSeqs(options.recentCapacity ?? 100_000);
-  }
+  ) {}
 
   /** Forgets every remembered tail: the next write of each source reads it from the documents. */
   forget(): void {
     this.tails.clear();
   }
 
-  async write(records: readonly DataRecord[], signal?: AbortSignal): Promise<NestingOutcome> {
+  /** `replayed`: some records come from a replayed dead letter (see storeLate). */
+  async write(
+    records: readonly DataRecord[],
+    { replayed }: { readonly replayed: boolean },
+    signal?: AbortSignal,
+  ): Promise<NestingOutcome> {
     const groups = [...groupBySource(records)];
     let stored = 0;
     let duplicates = 0;
@@ -83,7 +83,7 @@ export class NestingWriter {
     const worker = async (): Promise<void> => {
       while (next < groups.length) {
         const [source, group] = groups[next++] as [string, DataRecord[]];
-        const outcome = await this.writeSource(source, group, signal);
+        const outcome = await this.writeSource(source, group, replayed, signal);
         stored += outcome.stored;
         duplicates += outcome.duplicates;
       }
@@ -93,10 +93,15 @@ export class NestingWriter {
     return { stored, duplicates };
   }
 
-  private async writeSource(source: string, records: DataRecord[], signal?: AbortSignal): Promise<NestingOutcome> {
+  private async writeSource(
+    source: string,
+    records: DataRecord[],
+    replayed: boolean,
+    signal?: AbortSignal,
+  ): Promise<NestingOutcome> {
     for (let attempt = 0; attempt <= this.options.maxConflicts; attempt++) {
       signal?.throwIfAborted();
-      const outcome = await this.tryWriteSource(source, records, signal);
+      const outcome = await this.tryWriteSource(source, records, replayed, signal);
       if (outcome) return outcome;
       this.options.onConflict?.(source);
     }
@@ -109,6 +114,7 @@ export class NestingWriter {
   private async tryWriteSource(
     source: string,
     records: DataRecord[],
+    replayed: boolean,
     signal?: AbortSignal,
   ): Promise<NestingOutcome | undefined> {
     const tail = this.tails.get(source) ?? (await this.locate(source));
@@ -124,7 +130,7 @@ export class NestingWriter {
     if (last === 'conflict') return undefined;
     const newTail: StoredTail | undefined =
       last ?? (tail && { ...tail, ...plan.tail, nestedCount: tail.nestedCount + plan.appendToTail.length });
-    const late = tail ? await this.storeLate(source, plan.duplicates, tail.lastSeq, signal) : 0;
+    const late = tail && replayed ? await this.storeLate(source, plan.duplicates, tail.lastSeq, signal) : 0;
     if (newTail) {
       if (newTail.lastSeq !== tail?.lastSeq) await this.documents.moveHint(source, newTail);
       this.tails.set(source, newTail);
@@ -189,9 +195,11 @@ export class NestingWriter {
   }
 
   /**
-   * Records at or below the tail are normally redeliveries of what is stored. Those no document
-   * holds arrived after later ones: stored on their own, never dropped. (Repeats of this batch's
-   * own records are above the old tail and were placed by the plan already.)
+   * Records at or below the tail are redelivered duplicates (CONTRACT.md §1), except in a replayed
+   * dead letter: it may bring records that arrived after later ones and that no document holds.
+   * Those are stored on their own, never dropped. Only then is it worth a query (which FerretDB
+   * answers by reading the source's documents). (Repeats of this batch's own records are above the
+   * old tail and were placed by the plan already.)
    */
   private async storeLate(
     source: string,
@@ -199,24 +207,18 @@ export class NestingWriter {
     lastSeq: number,
     signal?: AbortSignal,
   ): Promise<number> {
-    // Known stored (written recently by this writer) needs no query.
-    const older = duplicates.filter((r) => r.seq <= lastSeq && !this.recent.has(source, r.seq));
+    const older = duplicates.filter((r) => r.seq <= lastSeq);
     if (older.length === 0) return 0;
     signal?.throwIfAborted();
     const present = await this.documents.present(
       source,
       older.map((r) => r.seq),
     );
-    this.recent.add(source, [...present]);
     const missing = new Map<number, DataRecord>();
     for (const record of older) if (!present.has(record.seq)) missing.set(record.seq, record);
     if (missing.size === 0) return 0;
     const late = [...missing.values()].sort((a, b) => a.seq - b.seq);
     await this.documents.insertLate(late);
-    this.recent.add(
-      source,
-      late.map((r) => r.seq),
-    );
     this.options.onLate?.(source, late);
     return late.length;
   }
