@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { commonEnv, flag, integer, optionalSecret, port, rabbitEnv } from '@dataflow/config';
+import { commonEnv, flag, integer, isLoopbackHost, optionalSecret, port, rabbitEnv } from '@dataflow/config';
 import { MAX_RANDOM_VALUE } from '@dataflow/contracts';
 import { MAX_RECORDS_PER_MESSAGE } from '@dataflow/messaging';
 import { parseRuleSet, RuleSetError } from '../routing/rule-set';
@@ -40,6 +40,19 @@ export const filterEnv = z
     INGEST_MAX_RECORDS_PER_SECOND: integer(100_000, 1, 10_000_000),
     /** A connection that sends no complete frame for this long is closed (slow or idle senders). */
     INGEST_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 3_600_000),
+    /**
+     * Bytes one connection may send per second, every frame counted before it is parsed (plus
+     * 1 KiB per frame, so floods of tiny frames are bounded too); beyond it, RATE_LIMITED.
+     */
+    INGEST_MAX_BYTES_PER_SECOND: integer(32 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    /** Bytes queued to a connection that does not read its acks and errors; beyond it, closed with 1008. */
+    INGEST_MAX_SEND_BUFFER_BYTES: integer(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    /** Nesting of a frame's JSON, checked before it is parsed; deeper frames close the connection with 1008. */
+    INGEST_MAX_JSON_DEPTH: integer(32, 3, 1000),
+    /** Refusal log lines per second at most (every refusal is still counted). */
+    INGEST_REFUSAL_LOGS_PER_SECOND: integer(10, 0, 100_000),
+    /** Open `GET /tail` streams at most; further requests get HTTP 503. */
+    FILTER_TAIL_MAX_CLIENTS: integer(8, 1, 1000),
   })
   .superRefine((env, context) => {
     if (env.NODE_ENV === 'production' && env.INGEST_TOKEN === undefined) {
@@ -49,6 +62,18 @@ export const filterEnv = z
       // Checked with the rest of the configuration, so a bad rules file stops the filter with one line.
       const problem = rulesFileProblem(env.FILTER_RULES_FILE);
       if (problem !== undefined) context.addIssue({ code: 'custom', path: ['FILTER_RULES_FILE'], message: problem });
+    }
+    if (
+      env.LISTEN_HOST !== undefined &&
+      !isLoopbackHost(env.LISTEN_HOST) &&
+      (env.INGEST_TOKEN === undefined || env.FILTER_ADMIN_TOKEN === undefined)
+    ) {
+      // Without both tokens /ingest, /rules and /tail are open: only this machine may reach them.
+      context.addIssue({
+        code: 'custom',
+        path: ['LISTEN_HOST'],
+        message: 'a non-loopback address needs INGEST_TOKEN and FILTER_ADMIN_TOKEN (secure by default)',
+      });
     }
     if (env.NODE_ENV === 'production' && env.FILTER_ADMIN_TOKEN === undefined) {
       context.addIssue({

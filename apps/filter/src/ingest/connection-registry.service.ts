@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
-import { WS_CLOSE_NORMAL } from '@dataflow/contracts';
+import { WS_CLOSE_NORMAL, WS_CLOSE_POLICY_VIOLATION } from '@dataflow/contracts';
 import type { FilterConfig } from '../config/filter.config';
-import { IngestConnection } from './ingest-connection';
+import { ConnectionLimits, IngestConnection } from './ingest-connection';
 import { IngestRefusals } from './ingest-refusals.service';
 
 /**
@@ -15,7 +15,7 @@ import { IngestRefusals } from './ingest-refusals.service';
 @Injectable()
 export class ConnectionRegistry {
   private readonly connections = new WeakMap<WebSocket, IngestConnection>();
-  private readonly maxRecordsPerSecond: number;
+  private readonly limits: ConnectionLimits;
   private readonly idleTimeoutMs: number;
   private openCount = 0;
 
@@ -23,7 +23,11 @@ export class ConnectionRegistry {
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
     private readonly refusals: IngestRefusals,
   ) {
-    this.maxRecordsPerSecond = config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true });
+    this.limits = {
+      maxRecordsPerSecond: config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true }),
+      maxBytesPerSecond: config.get('INGEST_MAX_BYTES_PER_SECOND', { infer: true }),
+      maxSendBufferBytes: config.get('INGEST_MAX_SEND_BUFFER_BYTES', { infer: true }),
+    };
     this.idleTimeoutMs = config.get('INGEST_IDLE_TIMEOUT_MS', { infer: true });
   }
 
@@ -31,7 +35,13 @@ export class ConnectionRegistry {
     const existing = this.connections.get(socket);
     if (existing) return existing;
     const remote = request?.socket.remoteAddress ?? 'unknown';
-    const connection = new IngestConnection(socket, remote, this.maxRecordsPerSecond);
+    const connection = new IngestConnection(socket, remote, this.limits, (slow, queued) =>
+      this.refusals.count(
+        slow,
+        'SLOW_READER',
+        `${queued} bytes of answers not read, above INGEST_MAX_SEND_BUFFER_BYTES (closed ${WS_CLOSE_POLICY_VIOLATION})`,
+      ),
+    );
     this.connections.set(socket, connection);
     this.openCount++;
     let idle = this.idleTimer(connection);

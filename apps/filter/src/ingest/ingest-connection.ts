@@ -1,27 +1,59 @@
 import type WebSocket from 'ws';
-import { ACK_EVENT, ERROR_EVENT, ErrorPayload, WS_CLOSE_TRY_AGAIN_LATER } from '@dataflow/contracts';
+import {
+  ACK_EVENT,
+  ERROR_EVENT,
+  ErrorPayload,
+  WS_CLOSE_POLICY_VIOLATION,
+  WS_CLOSE_TRY_AGAIN_LATER,
+} from '@dataflow/contracts';
 
 import { TokenBucket } from './token-bucket';
 
 let nextId = 0;
 
+/** What one connection may cost the filter (see the filter's INGEST_* configuration). */
+export interface ConnectionLimits {
+  readonly maxRecordsPerSecond: number;
+  readonly maxBytesPerSecond: number;
+  readonly maxSendBufferBytes: number;
+}
+
+/**
+ * Charged per frame on top of its size, so a flood of tiny frames (each with its fixed cost of
+ * framing, parsing and answering) is bounded by the byte allowance too.
+ */
+export const FRAME_OVERHEAD_BYTES = 1024;
+
+/** How long a connection closed for a bound may take to finish the close handshake. */
+const CLOSE_GRACE_MS = 1000;
+
 /** One sender's WebSocket, as the pipeline sees it: acknowledge, refuse, give up. */
 export class IngestConnection {
   readonly id = ++nextId;
 
-  private readonly bucket: TokenBucket;
+  private readonly records: TokenBucket;
+  private readonly bytes: TokenBucket;
 
   constructor(
     private readonly socket: WebSocket,
     readonly remote: string,
-    maxRecordsPerSecond: number,
+    private readonly limits: ConnectionLimits,
+    /** Called once when an answer would queue more than maxSendBufferBytes; the connection is closed. */
+    private readonly onSlowReader: (connection: IngestConnection, queuedBytes: number) => void,
   ) {
-    this.bucket = new TokenBucket(maxRecordsPerSecond, performance.now());
+    const now = performance.now();
+    this.records = new TokenBucket(limits.maxRecordsPerSecond, now);
+    this.bytes = new TokenBucket(limits.maxBytesPerSecond, now);
   }
 
   /** Whether the connection may send `count` more records now (its per-second allowance). */
   allows(count: number): boolean {
-    return this.bucket.tryTake(count, performance.now());
+    return this.records.tryTake(count, performance.now());
+  }
+
+  /** Whether a frame of `size` bytes fits the per-second byte allowance; checked before parsing. */
+  allowsBytes(size: number): boolean {
+    return this.bytes.tryTake(size + FRAME_OVERHEAD_BYTES, performance.now());
   }
 
   get open(): boolean {
@@ -48,7 +80,30 @@ export class IngestConnection {
     if (this.open) this.socket.close(code, reason.slice(0, 120));
   }
 
+  /**
+   * Closes for a violated bound. A peer that does not read would never complete the close
+   * handshake (ws waits 30 s for it), holding its queued bytes meanwhile: it is cut off after a
+   * short grace instead.
+   */
+  abort(code: number, reason: string): void {
+    if (!this.open) return;
+    this.socket.close(code, reason.slice(0, 120));
+    setTimeout(() => {
+      if (this.socket.readyState !== this.socket.CLOSED) this.socket.terminate();
+    }, CLOSE_GRACE_MS).unref();
+  }
+
   private send(frame: unknown): void {
-    if (this.open) this.socket.send(JSON.stringify(frame));
+    if (!this.open) return;
+    const text = JSON.stringify(frame);
+    // bufferedAmount counts what ws and the kernel socket have not sent yet: a peer that stops
+    // reading makes it grow, and nothing else would stop it.
+    const queued = this.socket.bufferedAmount + Buffer.byteLength(text);
+    if (queued > this.limits.maxSendBufferBytes) {
+      this.onSlowReader(this, queued);
+      this.abort(WS_CLOSE_POLICY_VIOLATION, 'slow reader: too many answers not read');
+      return;
+    }
+    this.socket.send(text);
   }
 }

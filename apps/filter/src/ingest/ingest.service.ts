@@ -3,11 +3,12 @@ import { context, SpanKind } from '@opentelemetry/api';
 import { DataRecord, validateRecord } from '@dataflow/contracts';
 import { contextWith, DataflowMetrics, startSpan } from '@dataflow/observability';
 import { FrameContext } from '../pipeline/frame-context';
+import { FrameRefusals } from './frame-refusals';
 import { RecordPipeline } from '../pipeline/record-pipeline.service';
 import type { IngestConnection } from './ingest-connection';
 import { IngestRefusals } from './ingest-refusals.service';
 
-/** Validates each record of a frame; refuses the invalid ones, passes the rest on. */
+/** Validates each record of a frame; refuses the invalid ones (one error frame), passes the rest on. */
 @Injectable()
 export class IngestService {
   constructor(
@@ -39,19 +40,13 @@ export class IngestService {
       return;
     }
     const valid: DataRecord[] = [];
+    const refused = new FrameRefusals();
     for (const item of items) {
       const result = validateRecord(item);
-      if (result.ok) {
-        valid.push(result.record);
-      } else {
-        this.refusals.refuse(connection, {
-          code: result.code,
-          message: result.message,
-          ...(result.source !== undefined && { source: result.source }),
-          ...(result.seq !== undefined && { seq: result.seq }),
-        });
-      }
+      if (result.ok) valid.push(result.record);
+      else refused.add(result);
     }
+    this.refusals.refuseRecords(connection, refused);
     this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
     this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
     if (valid.length > 0) {

@@ -1,0 +1,219 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { FilterToSenderFrame } from '@dataflow/contracts';
+import { AppProcess, LOG_DIR, sleep, waitFor } from '../support/app-process';
+import { makeRecord } from '../support/records';
+
+/** Ports of this spec: 4311 to 4319. */
+const PORT = 4311;
+const LOW_RATE_PORT = 4312;
+
+type ErrorFrame = FilterToSenderFrame & { event: 'error' };
+
+/** A raw sender that records every answer and how the connection ended. */
+class Client {
+  readonly frames: FilterToSenderFrame[] = [];
+  closed: { code: number; reason: string } | undefined;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer) => this.frames.push(JSON.parse(data.toString('utf8')) as FilterToSenderFrame));
+    socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static open(port: number, headers: Record<string, string> = {}): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ingest`, { headers, perMessageDeflate: false });
+      socket.once('open', () => resolve(new Client(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  errors(): ErrorFrame[] {
+    return this.frames.filter((f): f is ErrorFrame => f.event === 'error');
+  }
+
+  acked(source: string): number[] {
+    return this.frames.flatMap((f) => (f.event === 'ack' && f.data.source === source ? [...f.data.seqs] : []));
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    this.socket.close();
+    await waitFor(() => this.socket.readyState === WebSocket.CLOSED, 5000, 'the connection to close');
+  }
+}
+
+/** Lines of the app's log written since `offset`. */
+function logSince(file: string, offset: number): string[] {
+  return readFileSync(file, 'utf8').slice(offset).split('\n');
+}
+
+function tailRequest(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/tail' }, (res) => {
+      resolve(res.statusCode ?? 0);
+      // A 200 stays open as an event stream until the test ends it.
+      if (res.statusCode !== 200) res.resume();
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('bounds on what one ingest client can cost the filter', () => {
+  let filter: AppProcess;
+  let lowRate: AppProcess;
+
+  beforeAll(async () => {
+    filter = await new AppProcess('filter', PORT, {
+      FILTER_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'dataflow-bounds-')),
+      INGEST_MAX_CONNECTIONS: '4',
+      INGEST_MAX_SEND_BUFFER_BYTES: '65536',
+      INGEST_MAX_BYTES_PER_SECOND: String(1024 * 1024 * 1024),
+      INGEST_MAX_RECORDS_PER_SECOND: '10000000',
+      INGEST_REFUSAL_LOGS_PER_SECOND: '5',
+      FILTER_TAIL_MAX_CLIENTS: '2',
+    }).start();
+    lowRate = await new AppProcess('filter', LOW_RATE_PORT, {
+      FILTER_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'dataflow-bounds-rate-')),
+      INGEST_MAX_BYTES_PER_SECOND: String(64 * 1024),
+    }).start();
+  });
+
+  afterAll(async () => {
+    expect(await filter.stop()).toBe(0);
+    expect(await lowRate.stop()).toBe(0);
+  });
+
+  it('answers all refused records of a frame with one error frame, in the contract shape', async () => {
+    const client = await Client.open(PORT);
+    const source = 'bounds-aggregate';
+    const good = (seq: number) => makeRecord(source, seq, 10);
+    const badHash = { ...good(2), hashValue: good(2).hashValue === '00' ? '01' : '00' };
+    const refused = [badHash, { ...good(3), randomValue: 101 }, { ...good(4), extra: 1 }, 'not a record'];
+    client.socket.send(JSON.stringify({ event: 'records', data: [good(1), ...refused, good(5)] }));
+    await waitFor(() => client.acked(source).length === 2 && client.errors().length === 1, 10_000, 'answers');
+    await sleep(200);
+    expect(client.errors()).toHaveLength(1);
+    expect(client.errors()[0]?.data).toEqual({
+      code: 'HASH_MISMATCH',
+      message: expect.any(String) as string,
+      source,
+      seq: 2,
+      count: 4,
+      refused: [
+        { code: 'HASH_MISMATCH', source, seqs: [2] },
+        { code: 'INVALID_RECORD', source, seqs: [3, 4] },
+      ],
+    });
+    expect(client.acked(source).sort((a, b) => a - b)).toEqual([1, 5]);
+    expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('closes a client that does not read its answers once INGEST_MAX_SEND_BUFFER_BYTES are queued (1008)', async () => {
+    const client = await Client.open(PORT);
+    // The client's TCP socket stops reading: answers pile up in the kernel, then in the filter.
+    (client.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const before = await filter.metric('dataflow_records_rejected_total', { reason: 'SLOW_READER' });
+    const heapBefore = await filter.metric('nodejs_heap_size_used_bytes');
+    let sent = 0;
+    // Every 1-byte frame is answered with an INVALID_JSON error frame of about 90 bytes.
+    while (
+      sent < 400_000 &&
+      (await filter.metric('dataflow_records_rejected_total', { reason: 'SLOW_READER' })) === before
+    ) {
+      for (let i = 0; i < 5000 && client.socket.readyState === WebSocket.OPEN; i++) client.socket.send('x');
+      sent += 5000;
+      await sleep(20);
+    }
+    expect(await filter.metric('dataflow_records_rejected_total', { reason: 'SLOW_READER' })).toBe(before + 1);
+    // Far less than the ~90 bytes per frame the answers to 400,000 frames would have taken.
+    expect((await filter.metric('nodejs_heap_size_used_bytes')) - heapBefore).toBeLessThan(32 * 1024 * 1024);
+    (client.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => client.closed !== undefined, 10_000, 'the slow reader to be closed');
+    // Either the close frame got through (1008) or the connection was cut after the grace period.
+    expect([1008, 1006]).toContain(client.closed?.code);
+    expect((await filter.get('/health/live')).status).toBe(200);
+  });
+
+  it('closes a frame nested deeper than INGEST_MAX_JSON_DEPTH (1008) without parsing it, and answers one at the limit', async () => {
+    const atLimit = await Client.open(PORT);
+    atLimit.socket.send(`${'['.repeat(32)}${']'.repeat(32)}`);
+    await waitFor(() => atLimit.errors().length === 1, 5000, 'an answer');
+    expect(atLimit.errors()[0]?.data.code).toBe('INVALID_ENVELOPE');
+    await atLimit.close();
+
+    const deep = await Client.open(PORT);
+    const started = Date.now();
+    deep.socket.send('['.repeat(1024 * 1024 - 16));
+    await waitFor(() => deep.closed !== undefined, 5000, 'the deep frame to be refused');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(deep.closed?.code).toBe(1008);
+    expect(deep.errors()).toEqual([]);
+    expect(await filter.metric('dataflow_records_rejected_total', { reason: 'FRAME_TOO_DEEP' })).toBe(1);
+  });
+
+  it('charges every frame, invalid ones too, against INGEST_MAX_BYTES_PER_SECOND (RATE_LIMITED, still open)', async () => {
+    const client = await Client.open(LOW_RATE_PORT);
+    // 64 KiB a second with 1 KiB per frame on top of its size: about 32 frames of 1 KB pass.
+    for (let i = 0; i < 100; i++) client.socket.send(`{${'x'.repeat(1000)}`);
+    await waitFor(() => client.errors().length === 100, 10_000, 'an answer to every frame');
+    const codes = client.errors().map((f) => f.data.code);
+    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeGreaterThan(20);
+    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeLessThan(50);
+    expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThan(50);
+    expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('caps open ingest connections (HTTP 503) and counts refused upgrades', async () => {
+    const before = await filter.metric('dataflow_connections_refused_total', { endpoint: 'ingest', reason: 'limit' });
+    const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => Client.open(PORT)));
+    const open = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+    const refused = attempts.filter((a) => a.status === 'rejected');
+    expect(open).toHaveLength(4);
+    for (const failure of refused) expect(String(failure.reason)).toMatch(/503/);
+    expect(await filter.metric('dataflow_connections_refused_total', { endpoint: 'ingest', reason: 'limit' })).toBe(
+      before + 8,
+    );
+    await Promise.all(open.map((client) => client.close()));
+    await waitFor(
+      async () => (await Client.open(PORT).then((c) => c.close().then(() => true))) === true,
+      5000,
+      'a slot',
+    );
+  });
+
+  it('caps /tail subscribers (HTTP 503), counted', async () => {
+    expect(await tailRequest(PORT)).toBe(200);
+    expect(await tailRequest(PORT)).toBe(200);
+    expect(await tailRequest(PORT)).toBe(503);
+    expect(await filter.metric('dataflow_connections_refused_total', { endpoint: 'tail', reason: 'limit' })).toBe(1);
+  });
+
+  it('samples refusal log lines (INGEST_REFUSAL_LOGS_PER_SECOND) and counts the rest', async () => {
+    const log = join(LOG_DIR, `filter-${PORT}.log`);
+    const offset = statSync(log).size;
+    const suppressedBefore = await filter.metric('dataflow_log_lines_suppressed_total', { category: 'refusal' });
+    const rejectedBefore = await filter.metric('dataflow_records_rejected_total', { reason: 'INVALID_JSON' });
+    const client = await Client.open(PORT);
+    for (let i = 0; i < 300; i++) client.socket.send('not json');
+    await waitFor(() => client.errors().length === 300, 10_000, 'every answer');
+    await client.close();
+    expect(await filter.metric('dataflow_records_rejected_total', { reason: 'INVALID_JSON' })).toBe(
+      rejectedBefore + 300,
+    );
+    const logged = logSince(log, offset).filter((line) => line.includes('INVALID_JSON')).length;
+    expect(logged).toBeLessThanOrEqual(15);
+    expect(await filter.metric('dataflow_log_lines_suppressed_total', { category: 'refusal' })).toBeGreaterThanOrEqual(
+      suppressedBefore + 300 - 15,
+    );
+  });
+});
