@@ -79,6 +79,9 @@ describe('bounds on what one ingest client can cost the filter', () => {
       INGEST_MAX_RECORDS_PER_SECOND: '10000000',
       INGEST_REFUSAL_LOGS_PER_SECOND: '5',
       FILTER_TAIL_MAX_CLIENTS: '2',
+      INGEST_MAX_PENDING_RECORDS: '1000',
+      // Acks come at the next flush: a frame sent right after another finds the first still pending.
+      FILTER_FLUSH_INTERVAL_MS: '200',
     }).start();
     lowRate = await new AppProcess('filter', LOW_RATE_PORT, {
       FILTER_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'dataflow-bounds-rate-')),
@@ -170,6 +173,21 @@ describe('bounds on what one ingest client can cost the filter', () => {
     expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeLessThan(50);
     expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThan(50);
     expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('refuses records beyond INGEST_MAX_PENDING_RECORDS waiting for their hand-off (RATE_LIMITED)', async () => {
+    const client = await Client.open(PORT);
+    const source = 'bounds-pending';
+    const records = Array.from({ length: 1001 }, (_, i) => makeRecord(source, i + 1, 10));
+    client.socket.send(JSON.stringify({ event: 'records', data: records.slice(0, 1000) }));
+    client.socket.send(JSON.stringify({ event: 'records', data: records.slice(1000) }));
+    await waitFor(() => client.acked(source).length === 1000 && client.errors().length === 1, 10_000, 'answers');
+    expect(client.errors()[0]?.data.code).toBe('RATE_LIMITED');
+    expect(client.errors()[0]?.data.message).toMatch(/INGEST_MAX_PENDING_RECORDS/);
+    // Once acknowledged, the allowance is back.
+    client.socket.send(JSON.stringify({ event: 'records', data: records.slice(1000) }));
+    await waitFor(() => client.acked(source).length === 1001, 10_000, 'the resent record acknowledged');
     await client.close();
   });
 

@@ -27,6 +27,7 @@ export class ConnectionRegistry {
       maxRecordsPerSecond: config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true }),
       maxBytesPerSecond: config.get('INGEST_MAX_BYTES_PER_SECOND', { infer: true }),
       maxSendBufferBytes: config.get('INGEST_MAX_SEND_BUFFER_BYTES', { infer: true }),
+      maxPendingRecords: config.get('INGEST_MAX_PENDING_RECORDS', { infer: true }),
     };
     this.idleTimeoutMs = config.get('INGEST_IDLE_TIMEOUT_MS', { infer: true });
   }

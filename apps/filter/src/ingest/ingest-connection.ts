@@ -16,6 +16,7 @@ export interface ConnectionLimits {
   readonly maxRecordsPerSecond: number;
   readonly maxBytesPerSecond: number;
   readonly maxSendBufferBytes: number;
+  readonly maxPendingRecords: number;
 }
 
 /**
@@ -33,6 +34,8 @@ export class IngestConnection {
 
   private readonly records: TokenBucket;
   private readonly bytes: TokenBucket;
+  /** Records taken from this connection and not yet acknowledged (waiting for their hand-off). */
+  private pending = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -56,11 +59,29 @@ export class IngestConnection {
     return this.bytes.tryTake(size + FRAME_OVERHEAD_BYTES, performance.now());
   }
 
+  /**
+   * Whether `count` more records may wait for their hand-off. The rate limits bound what arrives
+   * per second, not what piles up when the sinks are slower than that: without this bound a
+   * sender that does not wait for its acks would grow the filter's queues without end.
+   */
+  admits(count: number): boolean {
+    return this.pending + count <= this.limits.maxPendingRecords;
+  }
+
+  /**
+   * `count` records were handed to the pipeline. Each is acknowledged once (a repeat inside a frame
+   * too), or the connection is failed; so acks bring the count back down.
+   */
+  taken(count: number): void {
+    this.pending += count;
+  }
+
   get open(): boolean {
     return this.socket.readyState === this.socket.OPEN;
   }
 
   ack(source: string, seqs: readonly number[]): void {
+    this.pending = Math.max(0, this.pending - seqs.length);
     this.send({ event: ACK_EVENT, data: { source, seqs } });
   }
 

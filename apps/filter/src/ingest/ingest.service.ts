@@ -29,6 +29,15 @@ export class IngestService {
     const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) =>
       this.metrics.frameHandled(outcome, seconds),
     );
+    if (!connection.admits(items.length)) {
+      frame.hold();
+      frame.settle('refused');
+      this.refusals.refuse(connection, {
+        code: 'RATE_LIMITED',
+        message: 'more than INGEST_MAX_PENDING_RECORDS records wait for their hand-off; wait for acks and resend',
+      });
+      return;
+    }
     if (!connection.allows(items.length)) {
       frame.hold();
       frame.settle('refused');
@@ -50,6 +59,7 @@ export class IngestService {
     this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
     this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
     if (valid.length > 0) {
+      connection.taken(valid.length);
       this.pipeline.accept(connection, valid, frame);
     } else {
       frame.hold();
