@@ -74,9 +74,13 @@ describe('bounds on what one ingest client can cost the filter', () => {
     filter = await new AppProcess('filter', PORT, {
       FILTER_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'dataflow-bounds-')),
       INGEST_MAX_CONNECTIONS: '4',
+      INGEST_MAX_NEW_CONNECTIONS_PER_SECOND: '1000',
+      // Its tests close connections for abuse one after another; the penalty is tested on the other filter.
+      INGEST_ABUSE_PENALTY_MS: '0',
       INGEST_MAX_SEND_BUFFER_BYTES: '65536',
       INGEST_MAX_BYTES_PER_SECOND: String(1024 * 1024 * 1024),
       INGEST_MAX_RECORDS_PER_SECOND: '10000000',
+      INGEST_MAX_FRAMES_PER_SECOND: '1000000',
       INGEST_REFUSAL_LOGS_PER_SECOND: '5',
       FILTER_TAIL_MAX_CLIENTS: '2',
       INGEST_MAX_PENDING_RECORDS: '1000',
@@ -86,6 +90,8 @@ describe('bounds on what one ingest client can cost the filter', () => {
     lowRate = await new AppProcess('filter', LOW_RATE_PORT, {
       FILTER_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'dataflow-bounds-rate-')),
       INGEST_MAX_BYTES_PER_SECOND: String(64 * 1024),
+      INGEST_MAX_FRAMES_PER_SECOND: '100',
+      INGEST_MAX_NEW_CONNECTIONS_PER_SECOND: '2',
     }).start();
   });
 
@@ -165,15 +171,67 @@ describe('bounds on what one ingest client can cost the filter', () => {
 
   it('charges every frame, invalid ones too, against INGEST_MAX_BYTES_PER_SECOND (RATE_LIMITED, still open)', async () => {
     const client = await Client.open(LOW_RATE_PORT);
-    // 64 KiB a second with 1 KiB per frame on top of its size: about 32 frames of 1 KB pass.
-    for (let i = 0; i < 100; i++) client.socket.send(`{${'x'.repeat(1000)}`);
-    await waitFor(() => client.errors().length === 100, 10_000, 'an answer to every frame');
+    // 64 KiB a second, one second of burst: about 65 frames of 1 KB pass.
+    for (let i = 0; i < 150; i++) client.socket.send(`{${'x'.repeat(1000)}`);
+    await waitFor(() => client.errors().length === 150, 10_000, 'an answer to every frame');
     const codes = client.errors().map((f) => f.data.code);
-    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeGreaterThan(20);
-    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeLessThan(50);
+    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeGreaterThan(50);
+    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeLessThan(100);
     expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThan(50);
+    expect(client.errors().find((f) => f.data.code === 'RATE_LIMITED')?.data.message).toMatch(
+      /INGEST_MAX_BYTES_PER_SECOND/,
+    );
     expect(client.closed).toBeUndefined();
     await client.close();
+  });
+
+  it('charges every frame against INGEST_MAX_FRAMES_PER_SECOND, with ten seconds of burst', async () => {
+    const client = await Client.open(LOW_RATE_PORT);
+    // 100 a second, 1000 at once; fewer than 100 refused in a row, so the connection stays open.
+    for (let i = 0; i < 1080; i++) client.socket.send('x');
+    await waitFor(() => client.errors().length === 1080, 10_000, 'an answer to every frame');
+    const codes = client.errors().map((f) => f.data.code);
+    expect(codes.filter((c) => c === 'INVALID_JSON').length).toBeGreaterThanOrEqual(1000);
+    expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThan(40);
+    expect(client.errors().find((f) => f.data.code === 'RATE_LIMITED')?.data.message).toMatch(
+      /INGEST_MAX_FRAMES_PER_SECOND/,
+    );
+    expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('rations new connections (INGEST_MAX_NEW_CONNECTIONS_PER_SECOND, HTTP 503), counted', async () => {
+    await sleep(1100);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      try {
+        await (await Client.open(LOW_RATE_PORT)).close();
+        outcomes.push('open');
+      } catch (error) {
+        outcomes.push(String(error).includes('503') ? '503' : String(error));
+      }
+    }
+    expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.filter((o) => o === 'open').length).toBeLessThanOrEqual(3);
+    expect(outcomes.filter((o) => o === '503').length).toBe(5 - outcomes.filter((o) => o === 'open').length);
+    expect(
+      await lowRate.metric('dataflow_connections_refused_total', { endpoint: 'ingest', reason: 'rate' }),
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('closes a sender that ignores RATE_LIMITED (1008) and bars its address for INGEST_ABUSE_PENALTY_MS', async () => {
+    await sleep(1100);
+    const client = await Client.open(LOW_RATE_PORT);
+    for (let i = 0; i < 1300 && client.socket.readyState === WebSocket.OPEN; i++) client.socket.send('x');
+    await waitFor(() => client.closed !== undefined, 5000, 'the flooding client to be closed');
+    expect(client.closed?.code).toBe(1008);
+    expect(await lowRate.metric('dataflow_records_rejected_total', { reason: 'RATE_LIMIT_IGNORED' })).toBe(1);
+    await expect(Client.open(LOW_RATE_PORT)).rejects.toThrow(/503/);
+    expect(await lowRate.metric('dataflow_connections_refused_total', { endpoint: 'ingest', reason: 'penalty' })).toBe(
+      1,
+    );
+    await sleep(1100);
+    await (await Client.open(LOW_RATE_PORT)).close();
   });
 
   it('refuses records beyond INGEST_MAX_PENDING_RECORDS waiting for their hand-off (RATE_LIMITED)', async () => {

@@ -19,6 +19,7 @@ runApp('filter', async () => {
       {
         token: config.get('INGEST_TOKEN', { infer: true }),
         maxConnections: config.get('INGEST_MAX_CONNECTIONS', { infer: true }),
+        maxNewConnectionsPerSecond: config.get('INGEST_MAX_NEW_CONNECTIONS_PER_SECOND', { infer: true }),
         maxDepth: config.get('INGEST_MAX_JSON_DEPTH', { infer: true }),
       },
       app.get(ConnectionRegistry),

@@ -49,6 +49,9 @@ export class ObservabilityModule {
               base: { app: options.app },
               // Health probes and scrapes would drown everything else.
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+              // Load shed with 503 (a full /tail, say) is counted and logged, sampled, by whoever shed
+              // it: a line per refused request would let a flood of requests write the log.
+              customLogLevel: (_req, res) => (res.statusCode === 503 ? 'silent' : 'info'),
               redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
               formatters: { level: (label: string) => ({ level: label }) },
               // The W3C trace id of the work in hand is the correlation id of the log line.

@@ -40,11 +40,18 @@ export const filterEnv = z
     INGEST_MAX_RECORDS_PER_SECOND: integer(100_000, 1, 10_000_000),
     /** A connection that sends no complete frame for this long is closed (slow or idle senders). */
     INGEST_IDLE_TIMEOUT_MS: integer(60_000, 1_000, 3_600_000),
+    /** Bytes one connection may send per second (one second of burst), counted before parsing; beyond it, RATE_LIMITED. */
+    INGEST_MAX_BYTES_PER_SECOND: integer(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    /** Frames one connection may send per second (ten seconds of burst), counted before parsing; beyond it, RATE_LIMITED. */
+    INGEST_MAX_FRAMES_PER_SECOND: integer(1_000, 10, 1_000_000),
     /**
-     * Bytes one connection may send per second, every frame counted before it is parsed (plus
-     * 1 KiB per frame, so floods of tiny frames are bounded too); beyond it, RATE_LIMITED.
+     * How long an address may not open ingest connections after one of its connections was closed
+     * for abuse (slow reader, too deep, rate limit ignored); doubled per repeat, up to 60 times this.
+     * 0: no penalty.
      */
-    INGEST_MAX_BYTES_PER_SECOND: integer(32 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    INGEST_ABUSE_PENALTY_MS: integer(1_000, 0, 600_000),
+    /** New ingest connections per second, all clients together (one second of burst); beyond it, HTTP 503. */
+    INGEST_MAX_NEW_CONNECTIONS_PER_SECOND: integer(20, 1, 100_000),
     /** Bytes queued to a connection that does not read its acks and errors; beyond it, closed with 1008. */
     INGEST_MAX_SEND_BUFFER_BYTES: integer(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     /**

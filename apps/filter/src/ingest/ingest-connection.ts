@@ -15,15 +15,16 @@ let nextId = 0;
 export interface ConnectionLimits {
   readonly maxRecordsPerSecond: number;
   readonly maxBytesPerSecond: number;
+  readonly maxFramesPerSecond: number;
   readonly maxSendBufferBytes: number;
   readonly maxPendingRecords: number;
 }
 
 /**
- * Charged per frame on top of its size, so a flood of tiny frames (each with its fixed cost of
- * framing, parsing and answering) is bounded by the byte allowance too.
+ * Seconds of frame allowance a connection may use at once: a sender that answers each answer
+ * with the next frame (a conversation, a test) is not slowed down, a sustained flood is.
  */
-export const FRAME_OVERHEAD_BYTES = 1024;
+export const FRAME_BURST_SECONDS = 10;
 
 /** How long a connection closed for a bound may take to finish the close handshake. */
 const CLOSE_GRACE_MS = 1000;
@@ -34,8 +35,11 @@ export class IngestConnection {
 
   private readonly records: TokenBucket;
   private readonly bytes: TokenBucket;
+  private readonly frames: TokenBucket;
   /** Records taken from this connection and not yet acknowledged (waiting for their hand-off). */
   private pending = 0;
+  /** Frames refused for a rate limit since the last one that was not. */
+  private refusedInARow = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -43,10 +47,13 @@ export class IngestConnection {
     private readonly limits: ConnectionLimits,
     /** Called once when an answer would queue more than maxSendBufferBytes; the connection is closed. */
     private readonly onSlowReader: (connection: IngestConnection, queuedBytes: number) => void,
+    /** Called when the connection is closed for abusing a bound (see {@link abort}). */
+    private readonly onAbuse: (connection: IngestConnection) => void = () => undefined,
   ) {
     const now = performance.now();
     this.records = new TokenBucket(limits.maxRecordsPerSecond, now);
     this.bytes = new TokenBucket(limits.maxBytesPerSecond, now);
+    this.frames = new TokenBucket(limits.maxFramesPerSecond, now, limits.maxFramesPerSecond * FRAME_BURST_SECONDS);
   }
 
   /** Whether the connection may send `count` more records now (its per-second allowance). */
@@ -54,9 +61,26 @@ export class IngestConnection {
     return this.records.tryTake(count, performance.now());
   }
 
-  /** Whether a frame of `size` bytes fits the per-second byte allowance; checked before parsing. */
-  allowsBytes(size: number): boolean {
-    return this.bytes.tryTake(size + FRAME_OVERHEAD_BYTES, performance.now());
+  /**
+   * Which allowance a frame of `size` bytes exceeds, checked before it is parsed: every frame has
+   * a fixed cost (framing, parsing, an answer) besides its size, so both are bounded.
+   */
+  frameOverLimit(size: number): 'INGEST_MAX_FRAMES_PER_SECOND' | 'INGEST_MAX_BYTES_PER_SECOND' | undefined {
+    const now = performance.now();
+    if (!this.frames.tryTake(1, now)) return 'INGEST_MAX_FRAMES_PER_SECOND';
+    if (!this.bytes.tryTake(size, now)) return 'INGEST_MAX_BYTES_PER_SECOND';
+    this.refusedInARow = 0;
+    return undefined;
+  }
+
+  /**
+   * Records a RATE_LIMITED answer; true when the sender has ignored them for a whole second's
+   * frame allowance in a row. Answering such a flood frame by frame costs more than any bound on
+   * its input saves: it is closed instead (a sender that backs off, like the generator, never
+   * gets near this).
+   */
+  ignoresRateLimit(): boolean {
+    return ++this.refusedInARow > this.limits.maxFramesPerSecond;
   }
 
   /**
@@ -108,6 +132,7 @@ export class IngestConnection {
    */
   abort(code: number, reason: string): void {
     if (!this.open) return;
+    this.onAbuse(this);
     this.socket.close(code, reason.slice(0, 120));
     setTimeout(() => {
       if (this.socket.readyState !== this.socket.CLOSED) this.socket.terminate();

@@ -1,14 +1,21 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { INGEST_ERROR_CODES, type ErrorPayload } from '@dataflow/contracts';
+import { INGEST_ERROR_CODES, WS_CLOSE_POLICY_VIOLATION, type ErrorPayload } from '@dataflow/contracts';
 import { DataflowMetrics, LogSampler } from '@dataflow/observability';
 import type { FilterConfig } from '../config/filter.config';
 import type { FrameRefusals } from './frame-refusals';
 import type { IngestConnection } from './ingest-connection';
 
 /** Reasons a connection is closed for, beyond the contract's error codes (all in `dataflow_records_rejected_total`). */
-export const CLOSE_REASONS = ['BINARY_FRAME', 'FRAME_TOO_LARGE', 'FRAME_TOO_DEEP', 'SLOW_READER', 'IDLE_TIMEOUT'];
-export const CONNECTION_REFUSAL_REASONS = ['unauthorized', 'limit'] as const;
+export const CLOSE_REASONS = [
+  'BINARY_FRAME',
+  'FRAME_TOO_LARGE',
+  'FRAME_TOO_DEEP',
+  'SLOW_READER',
+  'RATE_LIMIT_IGNORED',
+  'IDLE_TIMEOUT',
+];
+export const CONNECTION_REFUSAL_REASONS = ['unauthorized', 'limit', 'rate', 'penalty'] as const;
 export type ConnectionRefusalReason = (typeof CONNECTION_REFUSAL_REASONS)[number];
 
 /**
@@ -34,8 +41,20 @@ export class IngestRefusals {
     this.sampler = new LogSampler(config.get('INGEST_REFUSAL_LOGS_PER_SECOND', { infer: true }));
   }
 
-  /** Refuses a whole frame with an error frame; the connection stays open. */
+  /**
+   * Refuses a whole frame with an error frame; the connection stays open, unless it has ignored
+   * RATE_LIMITED for a second's frame allowance in a row: then it is closed with 1008.
+   */
   refuse(connection: IngestConnection, payload: ErrorPayload): void {
+    if (payload.code === 'RATE_LIMITED' && connection.ignoresRateLimit()) {
+      this.count(
+        connection,
+        'RATE_LIMIT_IGNORED',
+        `kept sending past RATE_LIMITED (closed ${WS_CLOSE_POLICY_VIOLATION})`,
+      );
+      connection.abort(WS_CLOSE_POLICY_VIOLATION, 'rate limit ignored');
+      return;
+    }
     this.count(connection, payload.code, payload.message, payload.source, payload.seq);
     connection.error(payload);
   }
@@ -56,7 +75,7 @@ export class IngestRefusals {
     this.log(connection, reason, message, source, seq);
   }
 
-  /** An upgrade refused before any frame (HTTP 401 or 503 on /ingest, 503 on /tail). */
+  /** A connection refused before any frame (HTTP 401 or 503 on /ingest, 503 on /tail). */
   connectionRefused(
     endpoint: 'ingest' | 'tail',
     reason: ConnectionRefusalReason,

@@ -18,10 +18,13 @@ import { ConnectionRegistry } from './connection-registry.service';
 import { envelopeProblem } from './envelope';
 import { exceedsDepth } from './frame-depth';
 import { IngestRefusals } from './ingest-refusals.service';
+import { TokenBucket } from './token-bucket';
 
 export interface IngestAdapterOptions {
   readonly token: string | undefined;
   readonly maxConnections: number;
+  /** New connections per second, all clients together (INGEST_MAX_NEW_CONNECTIONS_PER_SECOND). */
+  readonly maxNewConnectionsPerSecond: number;
   /** Deepest JSON nesting of a frame, checked before parsing (INGEST_MAX_JSON_DEPTH). */
   readonly maxDepth: number;
 }
@@ -30,15 +33,20 @@ type VerifyCallback = (result: boolean, code?: number, message?: string) => void
 
 /**
  * The ingest endpoint's transport rules (CONTRACT.md §4), in front of the gateway: bearer-token
- * check on the upgrade (401), a connection cap (503), the 1 MiB frame cap (ws closes with 1009),
- * binary frames refused (close 1003), then per frame, cheapest first: the byte allowance before
- * anything is decoded (`RATE_LIMITED`), the nesting depth before parsing (close 1008), and the
+ * check on the upgrade (401), a cap on open and on new connections (503), the 1 MiB frame cap (ws
+ * closes with 1009), binary frames refused (close 1003), then per frame, cheapest first: the frame
+ * and byte allowances before anything is decoded (`RATE_LIMITED`), the nesting depth before parsing (close 1008), and the
  * envelope: text that is not JSON is `INVALID_JSON`, anything but
  * `{"event":"records","data":[1..1000 records]}` is `INVALID_ENVELOPE`. Only a valid envelope
  * reaches the gateway's handler. Nest's stock adapter drops such frames silently.
  */
 export class IngestWsAdapter extends WsAdapter {
   private readonly token: Buffer | undefined;
+  /**
+   * Each connection has its own allowances, so a client that reconnects at once after every close
+   * (a deep frame, a slow reader) would get fresh ones each time: new connections are rationed.
+   */
+  private readonly newConnections: TokenBucket;
 
   constructor(
     app: INestApplicationContext,
@@ -48,6 +56,7 @@ export class IngestWsAdapter extends WsAdapter {
   ) {
     super(app);
     this.token = options.token ? Buffer.from(options.token, 'utf8') : undefined;
+    this.newConnections = new TokenBucket(options.maxNewConnectionsPerSecond, performance.now());
   }
 
   override create(port: number, options: Record<string, unknown> & { path?: string } = {}): unknown {
@@ -90,10 +99,11 @@ export class IngestWsAdapter extends WsAdapter {
       if (!connection.open) return;
       const bytes = rawBytes(data);
       // Every frame, valid or not, is charged before it costs any parsing.
-      if (!connection.allowsBytes(bytes.length)) {
+      const limit = connection.frameOverLimit(bytes.length);
+      if (limit !== undefined) {
         this.refusals.refuse(connection, {
           code: 'RATE_LIMITED',
-          message: 'more bytes than INGEST_MAX_BYTES_PER_SECOND allows; slow down and resend',
+          message: `more than ${limit} allows; slow down and resend`,
         });
         return;
       }
@@ -140,6 +150,17 @@ export class IngestWsAdapter extends WsAdapter {
       callback(false, 401, 'Unauthorized');
       return;
     }
+    const barredMs = this.registry.barredFor(remote);
+    if (barredMs > 0) {
+      this.refusals.connectionRefused(
+        'ingest',
+        'penalty',
+        remote,
+        `barred for ${Math.ceil(barredMs)} ms more after a connection closed for abuse (HTTP 503)`,
+      );
+      callback(false, 503, 'Barred after abuse; try again later');
+      return;
+    }
     if (this.registry.size >= this.options.maxConnections) {
       this.refusals.connectionRefused(
         'ingest',
@@ -148,6 +169,16 @@ export class IngestWsAdapter extends WsAdapter {
         `${this.options.maxConnections} connections open, INGEST_MAX_CONNECTIONS (HTTP 503)`,
       );
       callback(false, 503, 'Too many connections');
+      return;
+    }
+    if (!this.newConnections.tryTake(1, performance.now())) {
+      this.refusals.connectionRefused(
+        'ingest',
+        'rate',
+        remote,
+        `more than ${this.options.maxNewConnectionsPerSecond} new connections a second, INGEST_MAX_NEW_CONNECTIONS_PER_SECOND (HTTP 503)`,
+      );
+      callback(false, 503, 'Too many new connections');
       return;
     }
     callback(true);
