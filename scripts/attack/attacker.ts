@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     'connection-flood': connectionFlood,
     'tail-flood': tailFlood,
     'distinct-sources': distinctSources,
-    'frame-flood': () => Promise.all(Array.from({ length: 8 }, (_, i) => frameFlood(i))),
+    'frame-flood': () => Promise.all(Array.from({ length: 4 }, (_, i) => frameFlood(i))),
   };
   await work[options.pattern]();
 }

@@ -5,7 +5,7 @@ export const PATTERNS = {
   'connection-flood': 'as many /ingest connections as it can open, held idle, with 503s retried at once',
   'tail-flood': '/tail subscribers (with the admin token) that never read, retried at once when refused',
   'distinct-sources': 'valid records from distinct sources (1,000,000 by default over the run)',
-  'frame-flood': 'one valid record a frame on 8 connections, each at 90 % of its frame allowance',
+  'frame-flood': 'one valid record a frame on 4 connections, each at 90 % of its frame allowance',
 } as const;
 
 export type PatternName = keyof typeof PATTERNS;

@@ -36,7 +36,7 @@ export function rows(results: readonly PatternResult[]): string[][] {
     f1(r.loopDelayP99Ms),
     `${f1(r.healthP99Ms)}${r.healthFailures > 0 ? ` (${r.healthFailures} failed)` : ''} ${mark(r.pass.health)}`,
     `${f0(r.validRate)} of ${f0(r.validTarget)} ${mark(r.pass.rate)}`,
-    r.exactlyOnce ? 'yes' : `NO: ${r.problems.join('; ').slice(0, 200)}`,
+    `${r.exactlyOnce ? 'yes' : 'NO'}${r.problems.length > 0 ? ` (${r.problems.join('; ').slice(0, 160)})` : ''}`,
   ]);
 }
 
@@ -82,7 +82,7 @@ export function writeReport(out: string, report: AttackReport): void {
   )
     .map(
       (row) =>
-        `<tr>${row.map((cell) => `<td class="${/FAIL|NO:/.test(cell) ? 'fail' : ''}">${escape(cell)}</td>`).join('')}</tr>`,
+        `<tr>${row.map((cell) => `<td class="${/FAIL|^NO/.test(cell) ? 'fail' : ''}">${escape(cell)}</td>`).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
   const details = report.results

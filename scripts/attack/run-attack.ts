@@ -37,7 +37,8 @@ const program = new Command()
   .option('--rabbitmq-url <url>', 'broker (default RABBITMQ_URL or the contract default)')
   .option('--database-url <url>', 'PostgreSQL (default DATABASE_URL or the contract default)')
   .option('--mongodb-url <url>', 'MongoDB (default MONGODB_URL or the contract default)')
-  .option('--keep-data', "keep the valid stream's records and the file sink output", false);
+  .option('--keep-data', "keep the valid stream's records and the file sink output", false)
+  .option('--filter-node-args <args>', 'extra node arguments for the filter, space-separated', '');
 
 interface CliOptions {
   seconds: number;
@@ -53,6 +54,7 @@ interface CliOptions {
   databaseUrl?: string;
   mongodbUrl?: string;
   keepData: boolean;
+  filterNodeArgs: string;
 }
 
 function commit(): string | undefined {
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
     databaseUrl: cli.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
     mongodbUrl: cli.mongodbUrl ?? process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow',
     keepData: cli.keepData,
+    filterNodeArgs: cli.filterNodeArgs.split(' ').filter((arg) => arg.length > 0),
     log: (line) => console.log(line),
   };
   const startedAt = new Date().toISOString();

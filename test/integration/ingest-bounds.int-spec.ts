@@ -83,7 +83,7 @@ describe('bounds on what one ingest client can cost the filter', () => {
       INGEST_MAX_FRAMES_PER_SECOND: '1000000',
       INGEST_REFUSAL_LOGS_PER_SECOND: '5',
       FILTER_TAIL_MAX_CLIENTS: '2',
-      INGEST_MAX_PENDING_RECORDS: '1000',
+      INGEST_MAX_PENDING_RECORDS: '1100',
       // Acks come at the next flush: a frame sent right after another finds the first still pending.
       FILTER_FLUSH_INTERVAL_MS: '200',
     }).start();
@@ -237,7 +237,8 @@ describe('bounds on what one ingest client can cost the filter', () => {
   it('refuses records beyond INGEST_MAX_PENDING_RECORDS waiting for their hand-off (RATE_LIMITED)', async () => {
     const client = await Client.open(PORT);
     const source = 'bounds-pending';
-    const records = Array.from({ length: 1001 }, (_, i) => makeRecord(source, i + 1, 10));
+    const records = Array.from({ length: 1100 }, (_, i) => makeRecord(source, i + 1, 10));
+    // 1000 records and a frame (16) wait; 100 more and a second frame would pass the bound of 1100.
     client.socket.send(JSON.stringify({ event: 'records', data: records.slice(0, 1000) }));
     client.socket.send(JSON.stringify({ event: 'records', data: records.slice(1000) }));
     await waitFor(() => client.acked(source).length === 1000 && client.errors().length === 1, 10_000, 'answers');
@@ -245,7 +246,7 @@ describe('bounds on what one ingest client can cost the filter', () => {
     expect(client.errors()[0]?.data.message).toMatch(/INGEST_MAX_PENDING_RECORDS/);
     // Once acknowledged, the allowance is back.
     client.socket.send(JSON.stringify({ event: 'records', data: records.slice(1000) }));
-    await waitFor(() => client.acked(source).length === 1001, 10_000, 'the resent record acknowledged');
+    await waitFor(() => client.acked(source).length === 1100, 10_000, 'the resent records acknowledged');
     await client.close();
   });
 

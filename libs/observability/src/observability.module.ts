@@ -53,6 +53,13 @@ export class ObservabilityModule {
               // it: a line per refused request would let a flood of requests write the log.
               customLogLevel: (_req, res) => (res.statusCode === 503 ? 'silent' : 'info'),
               redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
+              // The URL of a request carries its query string too (a client may put a token there).
+              serializers: {
+                req: (req: { url?: string }) => {
+                  if (typeof req.url === 'string') req.url = redactText(req.url);
+                  return req;
+                },
+              },
               formatters: { level: (label: string) => ({ level: label }) },
               // The W3C trace id of the work in hand is the correlation id of the log line.
               mixin: () => activeTraceIds(),

@@ -55,8 +55,9 @@ export const filterEnv = z
     /** Bytes queued to a connection that does not read its acks and errors; beyond it, closed with 1008. */
     INGEST_MAX_SEND_BUFFER_BYTES: integer(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     /**
-     * Records of one connection waiting for their hand-off (accepted, not yet acknowledged); a frame
-     * beyond it gets RATE_LIMITED. Above the generator's own window (32 frames of 1000 records).
+     * Records of one connection waiting for their hand-off (accepted, not yet acknowledged), each
+     * waiting frame counted as 16 more; a frame beyond it gets RATE_LIMITED. Above the generator's
+     * own window (32 frames of 1000 records).
      */
     INGEST_MAX_PENDING_RECORDS: integer(50_000, 1_000, 10_000_000),
     /** Nesting of a frame's JSON, checked before it is parsed; deeper frames close the connection with 1008. */

@@ -26,6 +26,12 @@ export interface ConnectionLimits {
  */
 export const FRAME_BURST_SECONDS = 10;
 
+/**
+ * What a waiting frame costs besides its records (its trace span, context and answer), in records:
+ * a flood of one-record frames fills INGEST_MAX_PENDING_RECORDS as fast as its memory use grows.
+ */
+export const PENDING_FRAME_COST = 16;
+
 /** How long a connection closed for a bound may take to finish the close handshake. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -38,6 +44,8 @@ export class IngestConnection {
   private readonly frames: TokenBucket;
   /** Records taken from this connection and not yet acknowledged (waiting for their hand-off). */
   private pending = 0;
+  /** Frames of this connection not yet answered. */
+  private pendingFrames = 0;
   /** Frames refused for a rate limit since the last one that was not. */
   private refusedInARow = 0;
 
@@ -89,7 +97,16 @@ export class IngestConnection {
    * sender that does not wait for its acks would grow the filter's queues without end.
    */
   admits(count: number): boolean {
-    return this.pending + count <= this.limits.maxPendingRecords;
+    return this.pending + count + this.pendingFrames * PENDING_FRAME_COST <= this.limits.maxPendingRecords;
+  }
+
+  /** A frame arrived; {@link frameSettled} when it is answered (acked, refused or failed). */
+  frameStarted(): void {
+    this.pendingFrames++;
+  }
+
+  frameSettled(): void {
+    this.pendingFrames = Math.max(0, this.pendingFrames - 1);
   }
 
   /**

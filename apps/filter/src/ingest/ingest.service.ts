@@ -26,9 +26,11 @@ export class IngestService {
     const parent = context.active();
     const span = startSpan('records receive', { kind: SpanKind.CONSUMER }, parent);
     span.setAttribute('dataflow.frame.records', items.length);
-    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) =>
-      this.metrics.frameHandled(outcome, seconds),
-    );
+    connection.frameStarted();
+    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) => {
+      connection.frameSettled();
+      this.metrics.frameHandled(outcome, seconds);
+    });
     if (!connection.admits(items.length)) {
       frame.hold();
       frame.settle('refused');
