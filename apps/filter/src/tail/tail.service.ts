@@ -48,15 +48,34 @@ export class TailService implements BeforeApplicationShutdown {
     return this.subscribers.size > 0;
   }
 
+  /** Whether FILTER_TAIL_MAX_CLIENTS streams are open (see TailCapacityMiddleware). */
+  get full(): boolean {
+    return this.subscribers.size >= this.maxClients;
+  }
+
+  /** The body of a 503 for a full /tail. */
+  get fullMessage(): string {
+    return JSON.stringify({
+      statusCode: 503,
+      message: `at most ${this.maxClients} tail clients at once; try again later`,
+      error: 'Service Unavailable',
+    });
+  }
+
+  /** Counts (and logs, sampled) a request refused because /tail is full. */
+  refused(remote: string): void {
+    this.refusals.connectionRefused(
+      'tail',
+      'limit',
+      remote,
+      `${this.maxClients} tail clients, FILTER_TAIL_MAX_CLIENTS`,
+    );
+  }
+
   subscribe(response: ServerResponse): void {
-    if (this.subscribers.size >= this.maxClients) {
-      const remote = response.req.socket.remoteAddress ?? 'unknown';
-      this.refusals.connectionRefused(
-        'tail',
-        'limit',
-        remote,
-        `${this.maxClients} tail clients, FILTER_TAIL_MAX_CLIENTS`,
-      );
+    // The middleware refuses first; this covers a stream opened between its check and here.
+    if (this.full) {
+      this.refused(response.req.socket.remoteAddress ?? 'unknown');
       throw new ServiceUnavailableException(`at most ${this.maxClients} tail clients at once; try again later`);
     }
     response.writeHead(200, {
