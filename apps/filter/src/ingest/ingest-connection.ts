@@ -77,8 +77,12 @@ export class IngestConnection {
     const now = performance.now();
     if (!this.frames.tryTake(1, now)) return 'INGEST_MAX_FRAMES_PER_SECOND';
     if (!this.bytes.tryTake(size, now)) return 'INGEST_MAX_BYTES_PER_SECOND';
-    this.refusedInARow = 0;
     return undefined;
+  }
+
+  /** A frame passed every rate limit: the sender is keeping to them (see {@link ignoresRateLimit}). */
+  withinLimits(): void {
+    this.refusedInARow = 0;
   }
 
   /**
