@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   await work[options.pattern]();
 }
 
-process.on('SIGTERM', () => {
+function finish(): void {
   running = false;
   // Give the loops a moment to notice, then report whatever state they are in.
   setTimeout(() => {
@@ -277,7 +277,11 @@ process.on('SIGTERM', () => {
     // A write to a pipe completes asynchronously: exit only once it is out.
     process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
   }, 300).unref();
-});
+}
+
+process.on('SIGTERM', finish);
+// Bounded in time whatever happens to the runner: the attack stops by itself a minute after its end.
+setTimeout(finish, (options.seconds + 60) * 1000);
 
 main().catch((error: unknown) => {
   process.stderr.write(`attacker: ${error instanceof Error ? error.message : String(error)}\n`);

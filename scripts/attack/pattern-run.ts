@@ -57,6 +57,9 @@ export interface PatternResult {
   readonly problems: string[];
 }
 
+/** Every app process a pattern started and has not stopped yet: killed if the runner is interrupted. */
+export const runningApps = new Set<BenchApp>();
+
 const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 const defined = <T>(values: Array<T | undefined>): T[] => values.filter((v): v is T => v !== undefined);
 
@@ -153,7 +156,6 @@ export async function runPattern(
   settings: AttackSettings,
   writers: { db: BenchApp; mongo: BenchApp },
 ): Promise<PatternResult> {
-  const { log } = settings;
   const dir = join(settings.runDir, pattern);
   const outputDir = join(dir, 'filtered');
   const stateDir = join(dir, 'generator');
@@ -164,7 +166,6 @@ export async function runPattern(
   const filterPort = settings.basePort + 1;
   const source = `attack-${pattern}-${Date.now().toString(36)}`;
   const limit = Math.round(settings.rate * (settings.warmupS + settings.baselineS + settings.seconds));
-  const problems: string[] = [];
 
   const filter = new BenchApp(
     'filter',
@@ -206,6 +207,50 @@ export async function runPattern(
     db: (await writerStored(writers.db)) ?? 0,
     mongo: (await writerStored(writers.mongo)) ?? 0,
   };
+  runningApps.add(filter);
+  runningApps.add(generator);
+  try {
+    return await attackWith(pattern, settings, writers, {
+      filter,
+      generator,
+      dir,
+      outputDir,
+      source,
+      limit,
+      queueStart,
+      ingestToken,
+      adminToken,
+    });
+  } finally {
+    // Normally stopped (drained) already; after a failure, no process may outlive the pattern.
+    filter.killNow();
+    generator.killNow();
+    runningApps.delete(filter);
+    runningApps.delete(generator);
+  }
+}
+
+interface PatternApps {
+  readonly filter: BenchApp;
+  readonly generator: BenchApp;
+  readonly dir: string;
+  readonly outputDir: string;
+  readonly source: string;
+  readonly limit: number;
+  readonly queueStart: { readonly db: number; readonly mongo: number };
+  readonly ingestToken: string;
+  readonly adminToken: string;
+}
+
+async function attackWith(
+  pattern: PatternName,
+  settings: AttackSettings,
+  writers: { db: BenchApp; mongo: BenchApp },
+  { filter, generator, dir, outputDir, source, limit, queueStart, ingestToken, adminToken }: PatternApps,
+): Promise<PatternResult> {
+  const { log } = settings;
+  const problems: string[] = [];
+  const filterPort = filter.port;
   await filter.start();
   await filter.ready();
   const origin = Date.now();

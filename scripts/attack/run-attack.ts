@@ -12,7 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { missingBuilds } from '../bench/apps';
 import { errorText } from '../bench/util';
-import { type AttackSettings, type PatternResult, runPattern, startWriters } from './pattern-run';
+import { type AttackSettings, type PatternResult, runningApps, runPattern, startWriters } from './pattern-run';
 import { PATTERN_NAMES, type PatternName } from './patterns';
 import { type AttackReport, formatTable, writeReport } from './report';
 
@@ -101,6 +101,8 @@ async function main(): Promise<void> {
   };
   const startedAt = new Date().toISOString();
   const writers = startWriters(settings);
+  runningApps.add(writers.db);
+  runningApps.add(writers.mongo);
   const results: PatternResult[] = [];
   try {
     await Promise.all([writers.db.start(), writers.mongo.start()]);
@@ -138,7 +140,15 @@ async function main(): Promise<void> {
   process.exitCode = report.allPass ? 0 : 1;
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const app of runningApps) app.killNow();
+    process.exit(130);
+  });
+}
+
 main().catch((error: unknown) => {
+  for (const app of runningApps) app.killNow();
   console.error(`attack: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exit(1);
 });

@@ -46,8 +46,8 @@ export class IngestConnection {
   private pending = 0;
   /** Frames of this connection not yet answered. */
   private pendingFrames = 0;
-  /** Frames refused for a rate limit since the last one that was not. */
-  private refusedInARow = 0;
+  /** RATE_LIMITED answers this connection may get per second before it is closed for ignoring them. */
+  private readonly refusals: TokenBucket;
 
   constructor(
     private readonly socket: WebSocket,
@@ -62,6 +62,7 @@ export class IngestConnection {
     this.records = new TokenBucket(limits.maxRecordsPerSecond, now);
     this.bytes = new TokenBucket(limits.maxBytesPerSecond, now);
     this.frames = new TokenBucket(limits.maxFramesPerSecond, now, limits.maxFramesPerSecond * FRAME_BURST_SECONDS);
+    this.refusals = new TokenBucket(limits.maxFramesPerSecond, now);
   }
 
   /** Whether the connection may send `count` more records now (its per-second allowance). */
@@ -80,19 +81,14 @@ export class IngestConnection {
     return undefined;
   }
 
-  /** A frame passed every rate limit: the sender is keeping to them (see {@link ignoresRateLimit}). */
-  withinLimits(): void {
-    this.refusedInARow = 0;
-  }
-
   /**
-   * Records a RATE_LIMITED answer; true when the sender has ignored them for a whole second's
-   * frame allowance in a row. Answering such a flood frame by frame costs more than any bound on
-   * its input saves: it is closed instead (a sender that backs off, like the generator, never
-   * gets near this).
+   * Records a RATE_LIMITED answer; true when the connection got more of them in a second than its
+   * frame allowance. Answering such a flood frame by frame costs more than any bound on its input
+   * saves: it is closed instead. A sender that backs off, like the generator (it reconnects after
+   * the first one), never gets near this.
    */
   ignoresRateLimit(): boolean {
-    return ++this.refusedInARow > this.limits.maxFramesPerSecond;
+    return !this.refusals.tryTake(1, performance.now());
   }
 
   /**

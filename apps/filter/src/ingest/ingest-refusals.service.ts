@@ -42,8 +42,8 @@ export class IngestRefusals {
   }
 
   /**
-   * Refuses a whole frame with an error frame; the connection stays open, unless it has ignored
-   * RATE_LIMITED for a second's frame allowance in a row: then it is closed with 1008.
+   * Refuses a whole frame with an error frame; the connection stays open, unless it got more
+   * RATE_LIMITED answers in a second than its frame allowance: then it is closed with 1008.
    */
   refuse(connection: IngestConnection, payload: ErrorPayload): void {
     if (payload.code === 'RATE_LIMITED' && connection.ignoresRateLimit()) {

@@ -50,7 +50,6 @@ export class IngestService {
       });
       return;
     }
-    connection.withinLimits();
     const valid: DataRecord[] = [];
     const refused = new FrameRefusals();
     for (const item of items) {
