@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppName, AppProcess, waitFor } from '../support/app-process';
+import { AppName, AppProcess, sleep, waitFor } from '../support/app-process';
 import { listeningAddresses } from '../support/listening';
 
 /** Ports of this spec: 4321 to 4329. */
@@ -15,9 +15,11 @@ const scratch = (): string => mkdtempSync(join(tmpdir(), 'dataflow-secure-'));
 async function listensOn(name: AppName, port: number, env: Record<string, string>): Promise<string[]> {
   const app = await new AppProcess(name, port, env).start();
   try {
-    // Stopped only once its broker channel is set up: a stop in the middle of that is another matter.
+    // Stopped only once its broker channel is set up: readiness reports the connection, and the
+    // topology is declared just after it (a stop in the middle of that is another matter).
     if (name !== 'generator') {
       await waitFor(async () => (await app.get('/health/ready')).status === 200, 30_000, `${name} ready`);
+      await sleep(1000);
     }
     return listeningAddresses(port);
   } finally {
