@@ -223,11 +223,20 @@ elif [ "$COMPOSE_MODE" = always ]; then
 fi
 if [ "$COMPOSE_MODE" != never ] && [ ${#COMPOSE[@]} -gt 0 ]; then
   step "docker compose config ($("${COMPOSE[@]}" version --short)): the file as Compose itself loads it"
-  # Like composecheck, only the file's own defaults: no caller variables, no local .env file.
-  env -i HOME="$HOME" PATH="$PATH" "${COMPOSE[@]}" --project-directory "$ROOT" -f docker-compose.yml \
+  # Like composecheck, only the file's own defaults (no caller variables, no local .env file) plus
+  # placeholders for the secrets it requires; without them it must refuse to load.
+  secrets=()
+  for name in INGEST_TOKEN FILTER_ADMIN_TOKEN RABBITMQ_PASSWORD POSTGRES_PASSWORD MONGODB_PASSWORD GRAFANA_ADMIN_PASSWORD; do
+    secrets+=("$name=placeholder-${name,,}")
+  done
+  if env -i HOME="$HOME" PATH="$PATH" "${COMPOSE[@]}" --project-directory "$ROOT" -f docker-compose.yml \
+    --env-file /dev/null config --quiet >/dev/null 2>&1; then
+    fail "docker compose config loaded docker-compose.yml without its secrets"
+  fi
+  env -i HOME="$HOME" PATH="$PATH" "${secrets[@]}" "${COMPOSE[@]}" --project-directory "$ROOT" -f docker-compose.yml \
     --env-file /dev/null config --quiet || fail "docker compose config"
-  services="$(env -i HOME="$HOME" PATH="$PATH" "${COMPOSE[@]}" --project-directory "$ROOT" -f docker-compose.yml \
-    --env-file /dev/null config --services | sort | tr '\n' ' ')"
+  services="$(env -i HOME="$HOME" PATH="$PATH" "${secrets[@]}" "${COMPOSE[@]}" --project-directory "$ROOT" \
+    -f docker-compose.yml --env-file /dev/null config --services | sort | tr '\n' ' ')"
   echo "           services: $services"
 else
   step "SKIPPED docker compose config (Compose v2 not installed or --no-compose; run with --compose)"

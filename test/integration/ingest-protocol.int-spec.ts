@@ -42,6 +42,18 @@ class RawClient {
     return this.frames.filter((f): f is FilterToSenderFrame & { event: 'error' } => f.event === 'error');
   }
 
+  /**
+   * One entry per refusal: a frame-level error as it is, a record-level error frame (which answers
+   * every refused record of its frame) expanded into its refused records.
+   */
+  refusals(): Array<{ code: string; source?: string; seq?: number }> {
+    return this.errors().flatMap((f): Array<{ code: string; source?: string; seq?: number }> =>
+      f.data.refused !== undefined
+        ? f.data.refused.flatMap((group) => group.seqs.map((seq) => ({ code: group.code, source: group.source, seq })))
+        : [f.data],
+    );
+  }
+
   ackedSeqs(source: string): number[] {
     return this.frames.flatMap((f) => (f.event === 'ack' && f.data.source === source ? [...f.data.seqs] : []));
   }
@@ -92,8 +104,10 @@ describe('filter ingest protocol (CONTRACT.md §4)', () => {
     const outOfRange = { ...good(5), randomValue: 101 };
     const extraField = { ...good(6), extra: true };
     client.sendRecords([good(3), badHash, outOfRange, extraField, good(7)]);
-    await waitFor(() => client.ackedSeqs(source).length >= 4 && client.errors().length >= 9, 10_000, 'answers');
-    const codes = client.errors().map((f) => f.data.code);
+    await waitFor(() => client.ackedSeqs(source).length >= 4 && client.refusals().length >= 9, 10_000, 'answers');
+    // Six refused frames, and one error frame for the three refused records of the last frame.
+    expect(client.errors()).toHaveLength(7);
+    const codes = client.refusals().map((f) => f.code);
     expect(codes.slice(0, 6)).toEqual([
       'INVALID_JSON',
       'INVALID_ENVELOPE',
@@ -102,13 +116,14 @@ describe('filter ingest protocol (CONTRACT.md §4)', () => {
       'INVALID_ENVELOPE',
       'INVALID_ENVELOPE',
     ]);
-    const recordErrors = client.errors().slice(6);
-    expect(recordErrors.map((f) => [f.data.code, f.data.seq])).toEqual([
+    const recordErrors = client.refusals().slice(6);
+    expect(recordErrors.map((f) => [f.code, f.seq])).toEqual([
       ['HASH_MISMATCH', 4],
       ['INVALID_RECORD', 5],
       ['INVALID_RECORD', 6],
     ]);
-    expect(recordErrors.every((f) => f.data.source === source)).toBe(true);
+    expect(recordErrors.every((f) => f.source === source)).toBe(true);
+    expect(client.errors()[6]?.data).toMatchObject({ code: 'HASH_MISMATCH', source, seq: 4, count: 3 });
     expect(client.ackedSeqs(source).sort((a, b) => a - b)).toEqual([1, 2, 3, 7]);
     expect(client.closed).toBeUndefined();
     client.close();

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { validateEnv } from '@dataflow/config';
@@ -15,6 +15,7 @@ import { RecordPipeline } from './pipeline/record-pipeline.service';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { RulesController } from './routing/rules.controller';
 import { RulesService } from './routing/rules.service';
+import { TailCapacityMiddleware } from './tail/tail-capacity.middleware';
 import { TailController } from './tail/tail.controller';
 import { TailService } from './tail/tail.service';
 import { FILESYSTEM_POLICY, FileSink } from './sinks/file-sink.service';
@@ -35,7 +36,7 @@ function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
 
 /** See GeneratorModule: a dynamic module so configuration errors surface as one line. */
 @Module({})
-export class FilterModule {
+export class FilterModule implements NestModule {
   static async forRoot(): Promise<DynamicModule> {
     const config = await ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateEnv(filterEnv) });
     return {
@@ -70,5 +71,9 @@ export class FilterModule {
         IngestGateway,
       ],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TailCapacityMiddleware).forRoutes('tail');
   }
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { Logger } from 'nestjs-pino';
-import { runApp } from '@dataflow/config';
+import { listenHost, runApp } from '@dataflow/config';
 import type { FilterConfig } from './config/filter.config';
 import { FilterModule } from './filter.module';
 import { ConnectionRegistry } from './ingest/connection-registry.service';
@@ -19,11 +19,19 @@ runApp('filter', async () => {
       {
         token: config.get('INGEST_TOKEN', { infer: true }),
         maxConnections: config.get('INGEST_MAX_CONNECTIONS', { infer: true }),
+        maxNewConnectionsPerSecond: config.get('INGEST_MAX_NEW_CONNECTIONS_PER_SECOND', { infer: true }),
+        maxDepth: config.get('INGEST_MAX_JSON_DEPTH', { infer: true }),
       },
       app.get(ConnectionRegistry),
       app.get(IngestRefusals),
     ),
   );
-  await app.listen(config.get('FILTER_PORT', { infer: true }), '0.0.0.0');
+  const tokensSet =
+    config.get('INGEST_TOKEN', { infer: true }) !== undefined &&
+    config.get('FILTER_ADMIN_TOKEN', { infer: true }) !== undefined;
+  await app.listen(
+    config.get('FILTER_PORT', { infer: true }),
+    listenHost(config.get('LISTEN_HOST', { infer: true }), tokensSet),
+  );
   return app;
 });

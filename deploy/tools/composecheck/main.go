@@ -1,9 +1,10 @@
 // Command composecheck loads docker-compose.yml with compose-go, the library behind
 // `docker compose config`, so the file is validated against the Compose specification and
-// interpolated exactly as Docker Compose would, with no Docker engine. Only the file's own
-// defaults are used (neither the shell environment nor a .env file), so the result does not
-// depend on the machine. It then asserts what the stack relies on: healthchecks, drain time,
-// tokens, tracing and existing bind-mount sources.
+// interpolated exactly as Docker Compose would, with no Docker engine. Neither the shell
+// environment nor a .env file is read, so the result does not depend on the machine. It asserts
+// that the file refuses to load without each secret (none has a default), then loads it with
+// placeholder secrets and asserts what the stack relies on: healthchecks, drain time, tokens,
+// ports published on 127.0.0.1 only, tracing and existing bind-mount sources.
 //
 //	composecheck [docker-compose.yml]
 package main
@@ -13,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -20,6 +23,29 @@ import (
 )
 
 var appPorts = map[string]uint32{"generator": 3001, "filter": 3002, "db-writer": 3003, "mongo-writer": 3004}
+
+// The secrets the stack needs; each must come from the environment, never from a default.
+var secrets = []string{"INGEST_TOKEN", "FILTER_ADMIN_TOKEN", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD",
+	"MONGODB_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+
+// A `${NAME:-default}` or `${NAME-default}` for a variable whose name says it is a secret.
+var secretDefault = regexp.MustCompile(`\$\{[A-Z0-9_]*(TOKEN|PASSWORD|SECRET)[A-Z0-9_]*:?-`)
+
+func load(abs string, env map[string]string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{abs},
+		cli.WithWorkingDirectory(filepath.Dir(abs)),
+		cli.WithName("dataflow"),
+		cli.WithEnv(nil),
+		cli.WithResolvedPaths(true),
+	)
+	if err != nil {
+		return nil, err
+	}
+	for key, value := range env {
+		opts.Environment[key] = value
+	}
+	return opts.LoadProject(context.Background())
+}
 
 func main() {
 	file := "docker-compose.yml"
@@ -30,22 +56,42 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	opts, err := cli.NewProjectOptions([]string{abs},
-		cli.WithWorkingDirectory(filepath.Dir(abs)),
-		cli.WithName("dataflow"),
-		cli.WithEnv(nil),
-		cli.WithResolvedPaths(true),
-	)
-	if err != nil {
-		fail(err)
-	}
-	project, err := opts.LoadProject(context.Background())
-	if err != nil {
-		fail(err)
-	}
-
 	var problems []string
 	errorf := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	raw, err := os.ReadFile(abs)
+	if err != nil {
+		fail(err)
+	}
+	if m := secretDefault.FindString(string(raw)); m != "" {
+		errorf("a secret has a default value (%s...): require it with ${NAME:?message}", m)
+	}
+	placeholders := map[string]string{}
+	for _, key := range secrets {
+		placeholders[key] = "placeholder-" + strings.ToLower(key)
+	}
+	for _, key := range secrets {
+		without := map[string]string{}
+		for k, v := range placeholders {
+			if k != key {
+				without[k] = v
+			}
+		}
+		if _, err := load(abs, without); err == nil || !strings.Contains(err.Error(), key) {
+			errorf("the file loads without %s; it must be required (${%s:?...})", key, key)
+		}
+	}
+	project, err := load(abs, placeholders)
+	if err != nil {
+		fail(err)
+	}
+	for name, s := range project.Services {
+		for _, p := range s.Ports {
+			if p.Published != "" && p.HostIP != "127.0.0.1" {
+				errorf("%s: port %s is published on %q; publish it on 127.0.0.1 only", name, p.Published, p.HostIP)
+			}
+		}
+	}
 	env := func(s types.ServiceConfig, key string) string {
 		if v := s.Environment[key]; v != nil {
 			return *v
@@ -102,8 +148,8 @@ func main() {
 			}
 		}
 	}
-	if env(filter, "INGEST_TOKEN") != env(generator, "INGEST_TOKEN") {
-		errorf("generator and filter have different INGEST_TOKEN defaults")
+	if env(filter, "INGEST_TOKEN") != placeholders["INGEST_TOKEN"] || env(generator, "INGEST_TOKEN") != placeholders["INGEST_TOKEN"] {
+		errorf("generator and filter must both take INGEST_TOKEN from the environment")
 	}
 	if jaeger, ok := project.Services["jaeger"]; ok {
 		targets := map[uint32]bool{}

@@ -5,6 +5,14 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/**
+ * The app cannot start for a reason an operator must fix (a corrupt state file, say), already
+ * phrased as one line: printed without a stack trace.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
 /** `GENERATOR_RATE: must be >= 1 (got "0")`: names the variable, shows the value unless secret. */
 export function describeIssue(issue: z.core.$ZodIssue, env: Record<string, unknown>): string {
   const variable = String(issue.path[0] ?? 'environment');

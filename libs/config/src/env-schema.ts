@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listenHostVariable } from './listen-host';
 
 /**
  * Building blocks for the per-app environment schemas. Every variable is a string in the
@@ -81,6 +82,8 @@ export const commonEnv = {
   LOG_LEVEL: choice(LOG_LEVELS, 'info'),
   /** Seconds a SIGTERM may take to drain before the app gives up and exits. */
   SHUTDOWN_TIMEOUT_SECONDS: integer(20, 1, 600),
+  /** Address the HTTP server binds; unset: loopback unless the app's tokens are set (see listenHost). */
+  LISTEN_HOST: listenHostVariable(),
 };
 
 export const rabbitEnv = {

@@ -2,3 +2,4 @@ export * from './env-schema';
 export * from './config-error';
 export * from './validate-env';
 export * from './run-app';
+export * from './listen-host';

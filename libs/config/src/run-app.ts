@@ -1,6 +1,6 @@
 import { ConfigService } from '@nestjs/config';
 import type { INestApplicationContext } from '@nestjs/common';
-import { ConfigError } from './config-error';
+import { ConfigError, StartupError } from './config-error';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -42,6 +42,8 @@ export function runApp(app: string, bootstrap: () => Promise<INestApplicationCon
     .catch((error: unknown) => {
       if (error instanceof ConfigError) {
         process.stderr.write(`${app}: invalid configuration: ${error.message}\n`);
+      } else if (error instanceof StartupError) {
+        process.stderr.write(`${app}: cannot start: ${error.message}\n`);
       } else {
         const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
         process.stderr.write(`${app}: failed to start: ${text}\n`);

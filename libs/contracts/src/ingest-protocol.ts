@@ -42,6 +42,21 @@ export interface ErrorPayload {
   readonly message: string;
   readonly source?: string;
   readonly seq?: number;
+  /**
+   * Record-level refusals only: how many records of the frame were refused. One error frame
+   * answers every refused record of a frame; `code`, `message`, `source` and `seq` are those of
+   * the first one.
+   */
+  readonly count?: number;
+  /** Record-level refusals only: every refused record whose source and seq are known, grouped. */
+  readonly refused?: readonly RefusedRecords[];
+}
+
+/** Refused records of one frame with the same code and source, `seqs` in frame order. */
+export interface RefusedRecords {
+  readonly code: IngestErrorCode;
+  readonly source: string;
+  readonly seqs: readonly number[];
 }
 
 export interface AckFrame {

@@ -2,7 +2,8 @@ import type { DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { runApp } from '@dataflow/config';
+import { listenHost, runApp } from '@dataflow/config';
+import { startupLogger } from '@dataflow/observability';
 import { RecordsRmqServer } from './records-rmq.server';
 
 /**
@@ -13,13 +14,15 @@ import { RecordsRmqServer } from './records-rmq.server';
  */
 export function runWriter(app: string, rootModule: () => Promise<DynamicModule>, portVariable: string): void {
   runApp(app, async () => {
-    const nest = await NestFactory.create(await rootModule(), { bufferLogs: true, abortOnError: false });
+    // Not bufferLogs: creation waits for the database, and its connection attempts must show meanwhile.
+    const nest = await NestFactory.create(await rootModule(), { logger: startupLogger(app), abortOnError: false });
     nest.useLogger(nest.get(Logger));
     nest.connectMicroservice({ strategy: nest.get(RecordsRmqServer) }, { inheritAppConfig: true });
     await nest.init();
     await nest.startAllMicroservices();
     const port = nest.get(ConfigService).getOrThrow<number>(portVariable);
-    await nest.listen(port, '0.0.0.0');
+    // A writer has no token: loopback unless LISTEN_HOST widens it (compose, Kubernetes).
+    await nest.listen(port, listenHost(nest.get(ConfigService).get<string>('LISTEN_HOST'), false));
     return nest;
   });
 }

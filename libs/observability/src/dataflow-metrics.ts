@@ -4,6 +4,9 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { bindInstrumentation, declaredInstruments, InstrumentationSink } from './instrumentation';
 import {
   CIRCUIT_STATE,
+  CONNECTIONS_REFUSED_TOTAL,
+  LOG_LINES_SUPPRESSED_TOTAL,
+  MALFORMED_FRAMES_TOTAL,
   CircuitStateValue,
   END_TO_END_LATENCY,
   OPERATION_DURATION,
@@ -43,6 +46,9 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
     @InjectMetric(TAIL_DROPPED_TOTAL) private readonly tailDrops: Counter,
     @InjectMetric(OPERATION_DURATION) private readonly operations: Histogram<'operation'>,
     @InjectMetric(OPERATIONS_TOTAL) private readonly operationCalls: Counter<'operation' | 'outcome'>,
+    @InjectMetric(CONNECTIONS_REFUSED_TOTAL) private readonly refusedConnections: Counter<'endpoint' | 'reason'>,
+    @InjectMetric(LOG_LINES_SUPPRESSED_TOTAL) private readonly suppressedLogs: Counter<'category'>,
+    @InjectMetric(MALFORMED_FRAMES_TOTAL) private readonly malformed: Counter<'peer'>,
   ) {
     bindInstrumentation(this);
     for (const [operation, sink] of declaredInstruments.timed) {
@@ -116,6 +122,24 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
 
   recordRejected(reason: string, count = 1): void {
     if (count > 0) this.rejected.inc({ reason }, count);
+  }
+
+  /** Shows these series at 0 from the start (see {@link declareRejections}). */
+  declareConnectionRefusals(endpoint: string, reasons: readonly string[]): void {
+    for (const reason of reasons) this.refusedConnections.inc({ endpoint, reason }, 0);
+  }
+
+  connectionRefused(endpoint: string, reason: string): void {
+    this.refusedConnections.inc({ endpoint, reason });
+  }
+
+  /** With 0, only makes the series exist. */
+  logLinesSuppressed(category: string, count: number): void {
+    if (count >= 0) this.suppressedLogs.inc({ category }, count);
+  }
+
+  malformedFrame(peer: string): void {
+    this.malformed.inc({ peer });
   }
 
   circuitState(breaker: string, state: CircuitStateValue): void {

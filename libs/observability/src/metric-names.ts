@@ -22,3 +22,9 @@ export const RULES_RELOADS_TOTAL = 'dataflow_rules_reloads_total';
 export const TAIL_DROPPED_TOTAL = 'dataflow_tail_dropped_total';
 export const OPERATION_DURATION = 'dataflow_operation_duration_seconds';
 export const OPERATIONS_TOTAL = 'dataflow_operations_total';
+/** Connections or upgrades refused before any frame was read (`/ingest`, `/tail`), by endpoint and reason. */
+export const CONNECTIONS_REFUSED_TOTAL = 'dataflow_connections_refused_total';
+/** Log lines left out by a {@link LogSampler}; every event is still counted by its own metric. */
+export const LOG_LINES_SUPPRESSED_TOTAL = 'dataflow_log_lines_suppressed_total';
+/** Frames from a peer that do not follow the protocol (the generator reading the filter's answers). */
+export const MALFORMED_FRAMES_TOTAL = 'dataflow_malformed_frames_total';

@@ -1,6 +1,9 @@
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import {
   CIRCUIT_STATE,
+  CONNECTIONS_REFUSED_TOTAL,
+  LOG_LINES_SUPPRESSED_TOTAL,
+  MALFORMED_FRAMES_TOTAL,
   END_TO_END_LATENCY,
   OPERATION_DURATION,
   OPERATIONS_TOTAL,
@@ -91,5 +94,20 @@ export const metricProviders = [
     name: OPERATIONS_TOTAL,
     help: 'Calls of operations marked @Counted, by operation and outcome (ok, error)',
     labelNames: ['operation', 'outcome'],
+  }),
+  makeCounterProvider({
+    name: CONNECTIONS_REFUSED_TOTAL,
+    help: 'Connections refused before their first frame, by endpoint (ingest, tail) and reason (unauthorized, limit)',
+    labelNames: ['endpoint', 'reason'],
+  }),
+  makeCounterProvider({
+    name: LOG_LINES_SUPPRESSED_TOTAL,
+    help: 'Log lines left out by sampling (the events themselves are counted by their own metrics), by category',
+    labelNames: ['category'],
+  }),
+  makeCounterProvider({
+    name: MALFORMED_FRAMES_TOTAL,
+    help: 'Frames from a peer that do not follow the protocol, by peer',
+    labelNames: ['peer'],
   }),
 ];

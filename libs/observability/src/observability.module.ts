@@ -49,7 +49,17 @@ export class ObservabilityModule {
               base: { app: options.app },
               // Health probes and scrapes would drown everything else.
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+              // Load shed with 503 (a full /tail, say) is counted and logged, sampled, by whoever shed
+              // it: a line per refused request would let a flood of requests write the log.
+              customLogLevel: (_req, res) => (res.statusCode === 503 ? 'silent' : 'info'),
               redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
+              // The URL of a request carries its query string too (a client may put a token there).
+              serializers: {
+                req: (req: { url?: string }) => {
+                  if (typeof req.url === 'string') req.url = redactText(req.url);
+                  return req;
+                },
+              },
               formatters: { level: (label: string) => ({ level: label }) },
               // The W3C trace id of the work in hand is the correlation id of the log line.
               mixin: () => activeTraceIds(),

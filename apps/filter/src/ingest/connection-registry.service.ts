@@ -2,10 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
-import { WS_CLOSE_NORMAL } from '@dataflow/contracts';
+import { WS_CLOSE_NORMAL, WS_CLOSE_POLICY_VIOLATION } from '@dataflow/contracts';
 import type { FilterConfig } from '../config/filter.config';
-import { IngestConnection } from './ingest-connection';
+import { ConnectionLimits, IngestConnection } from './ingest-connection';
+import { PenaltyBox } from './penalty-box';
 import { IngestRefusals } from './ingest-refusals.service';
+
+/** The longest penalty, in multiples of the first (INGEST_ABUSE_PENALTY_MS). */
+const PENALTY_MAX_FACTOR = 60;
 
 /**
  * The IngestConnection of each open socket, shared by the adapter and the gateway. Also closes
@@ -15,23 +19,44 @@ import { IngestRefusals } from './ingest-refusals.service';
 @Injectable()
 export class ConnectionRegistry {
   private readonly connections = new WeakMap<WebSocket, IngestConnection>();
-  private readonly maxRecordsPerSecond: number;
+  private readonly limits: ConnectionLimits;
   private readonly idleTimeoutMs: number;
   private openCount = 0;
+  /** Addresses barred for a while after a connection of theirs was closed for abuse. */
+  private readonly penalties: PenaltyBox;
 
   constructor(
     @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
     private readonly refusals: IngestRefusals,
   ) {
-    this.maxRecordsPerSecond = config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true });
+    this.limits = {
+      maxRecordsPerSecond: config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true }),
+      maxBytesPerSecond: config.get('INGEST_MAX_BYTES_PER_SECOND', { infer: true }),
+      maxFramesPerSecond: config.get('INGEST_MAX_FRAMES_PER_SECOND', { infer: true }),
+      maxSendBufferBytes: config.get('INGEST_MAX_SEND_BUFFER_BYTES', { infer: true }),
+      maxPendingRecords: config.get('INGEST_MAX_PENDING_RECORDS', { infer: true }),
+    };
     this.idleTimeoutMs = config.get('INGEST_IDLE_TIMEOUT_MS', { infer: true });
+    const penaltyMs = config.get('INGEST_ABUSE_PENALTY_MS', { infer: true });
+    this.penalties = new PenaltyBox(penaltyMs, penaltyMs * PENALTY_MAX_FACTOR);
   }
 
   register(socket: WebSocket, request?: IncomingMessage): IngestConnection {
     const existing = this.connections.get(socket);
     if (existing) return existing;
     const remote = request?.socket.remoteAddress ?? 'unknown';
-    const connection = new IngestConnection(socket, remote, this.maxRecordsPerSecond);
+    const connection = new IngestConnection(
+      socket,
+      remote,
+      this.limits,
+      (slow, queued) =>
+        this.refusals.count(
+          slow,
+          'SLOW_READER',
+          `${queued} bytes of answers not read, above INGEST_MAX_SEND_BUFFER_BYTES (closed ${WS_CLOSE_POLICY_VIOLATION})`,
+        ),
+      (abusive) => this.penalties.penalize(abusive.remote, performance.now()),
+    );
     this.connections.set(socket, connection);
     this.openCount++;
     let idle = this.idleTimer(connection);
@@ -52,6 +77,11 @@ export class ConnectionRegistry {
 
   get size(): number {
     return this.openCount;
+  }
+
+  /** Milliseconds `remote` may not open connections for, after abuse; 0 if it may. */
+  barredFor(remote: string): number {
+    return this.penalties.barredFor(remote, performance.now());
   }
 
   private idleTimer(connection: IngestConnection): NodeJS.Timeout {

@@ -10,29 +10,43 @@ import {
   MAX_FRAME_BYTES,
   RECORDS_EVENT,
   WS_CLOSE_MESSAGE_TOO_BIG,
+  WS_CLOSE_POLICY_VIOLATION,
   WS_CLOSE_UNSUPPORTED_DATA,
 } from '@dataflow/contracts';
-import { extractTraceContext } from '@dataflow/observability';
+import { describeError, extractTraceContext } from '@dataflow/observability';
 import { ConnectionRegistry } from './connection-registry.service';
 import { envelopeProblem } from './envelope';
+import { exceedsDepth } from './frame-depth';
 import { IngestRefusals } from './ingest-refusals.service';
+import { TokenBucket } from './token-bucket';
 
 export interface IngestAdapterOptions {
   readonly token: string | undefined;
   readonly maxConnections: number;
+  /** New connections per second, all clients together (INGEST_MAX_NEW_CONNECTIONS_PER_SECOND). */
+  readonly maxNewConnectionsPerSecond: number;
+  /** Deepest JSON nesting of a frame, checked before parsing (INGEST_MAX_JSON_DEPTH). */
+  readonly maxDepth: number;
 }
 
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
 
 /**
  * The ingest endpoint's transport rules (CONTRACT.md §4), in front of the gateway: bearer-token
- * check on the upgrade (401), a connection cap (503), the 1 MiB frame cap (ws closes with 1009),
- * binary frames refused (close 1003), and the envelope: text that is not JSON is `INVALID_JSON`,
- * anything but `{"event":"records","data":[1..1000 records]}` is `INVALID_ENVELOPE`. Only a valid
- * envelope reaches the gateway's handler. Nest's stock adapter drops such frames silently.
+ * check on the upgrade (401), a cap on open and on new connections (503), the 1 MiB frame cap (ws
+ * closes with 1009), binary frames refused (close 1003), then per frame, cheapest first: the frame
+ * and byte allowances before anything is decoded (`RATE_LIMITED`), the nesting depth before parsing (close 1008), and the
+ * envelope: text that is not JSON is `INVALID_JSON`, anything but
+ * `{"event":"records","data":[1..1000 records]}` is `INVALID_ENVELOPE`. Only a valid envelope
+ * reaches the gateway's handler. Nest's stock adapter drops such frames silently.
  */
 export class IngestWsAdapter extends WsAdapter {
   private readonly token: Buffer | undefined;
+  /**
+   * Each connection has its own allowances, so a client that reconnects at once after every close
+   * (a deep frame, a slow reader) would get fresh ones each time: new connections are rationed.
+   */
+  private readonly newConnections: TokenBucket;
 
   constructor(
     app: INestApplicationContext,
@@ -42,6 +56,7 @@ export class IngestWsAdapter extends WsAdapter {
   ) {
     super(app);
     this.token = options.token ? Buffer.from(options.token, 'utf8') : undefined;
+    this.newConnections = new TokenBucket(options.maxNewConnectionsPerSecond, performance.now());
   }
 
   override create(port: number, options: Record<string, unknown> & { path?: string } = {}): unknown {
@@ -80,9 +95,30 @@ export class IngestWsAdapter extends WsAdapter {
         connection.close(WS_CLOSE_UNSUPPORTED_DATA, 'binary frames are not accepted');
         return;
       }
+      // Closing for a bound already: what the peer still sends costs nothing more.
+      if (!connection.open) return;
+      const bytes = rawBytes(data);
+      // Every frame, valid or not, is charged before it costs any parsing.
+      const limit = connection.frameOverLimit(bytes.length);
+      if (limit !== undefined) {
+        this.refusals.refuse(connection, {
+          code: 'RATE_LIMITED',
+          message: `more than ${limit} allows; slow down and resend`,
+        });
+        return;
+      }
+      if (exceedsDepth(bytes, this.options.maxDepth)) {
+        this.refusals.count(
+          connection,
+          'FRAME_TOO_DEEP',
+          `JSON nested deeper than ${this.options.maxDepth} levels (closed ${WS_CLOSE_POLICY_VIOLATION})`,
+        );
+        connection.abort(WS_CLOSE_POLICY_VIOLATION, `frame nested deeper than ${this.options.maxDepth} levels`);
+        return;
+      }
       let frame: unknown;
       try {
-        frame = JSON.parse(rawText(data));
+        frame = JSON.parse(bytes.toString('utf8'));
       } catch {
         this.refusals.refuse(connection, { code: 'INVALID_JSON', message: 'frame is not valid JSON' });
         return;
@@ -102,18 +138,47 @@ export class IngestWsAdapter extends WsAdapter {
             transform(result).subscribe({ error: () => undefined });
         });
       } catch (error) {
-        this.logger.error(`records handler failed: ${String(error)}`);
+        this.logger.error(`records handler failed: ${describeError(error)}`);
       }
     });
   }
 
   private verify(request: IncomingMessage, callback: VerifyCallback): void {
+    const remote = request.socket.remoteAddress ?? 'unknown';
     if (this.token && !this.authorized(request)) {
+      this.refusals.connectionRefused('ingest', 'unauthorized', remote, 'no valid INGEST_TOKEN (HTTP 401)');
       callback(false, 401, 'Unauthorized');
       return;
     }
+    const barredMs = this.registry.barredFor(remote);
+    if (barredMs > 0) {
+      this.refusals.connectionRefused(
+        'ingest',
+        'penalty',
+        remote,
+        `barred for ${Math.ceil(barredMs)} ms more after a connection closed for abuse (HTTP 503)`,
+      );
+      callback(false, 503, 'Barred after abuse; try again later');
+      return;
+    }
     if (this.registry.size >= this.options.maxConnections) {
+      this.refusals.connectionRefused(
+        'ingest',
+        'limit',
+        remote,
+        `${this.options.maxConnections} connections open, INGEST_MAX_CONNECTIONS (HTTP 503)`,
+      );
       callback(false, 503, 'Too many connections');
+      return;
+    }
+    if (!this.newConnections.tryTake(1, performance.now())) {
+      this.refusals.connectionRefused(
+        'ingest',
+        'rate',
+        remote,
+        `more than ${this.options.maxNewConnectionsPerSecond} new connections a second, INGEST_MAX_NEW_CONNECTIONS_PER_SECOND (HTTP 503)`,
+      );
+      callback(false, 503, 'Too many new connections');
       return;
     }
     callback(true);
@@ -132,9 +197,9 @@ export class IngestWsAdapter extends WsAdapter {
   }
 }
 
-/** Text of a ws message (a Buffer unless the socket was told otherwise). */
-function rawText(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+/** Bytes of a ws message (a Buffer unless the socket was told otherwise). */
+function rawBytes(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }

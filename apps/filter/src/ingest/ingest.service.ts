@@ -3,11 +3,12 @@ import { context, SpanKind } from '@opentelemetry/api';
 import { DataRecord, validateRecord } from '@dataflow/contracts';
 import { contextWith, DataflowMetrics, startSpan } from '@dataflow/observability';
 import { FrameContext } from '../pipeline/frame-context';
+import { FrameRefusals } from './frame-refusals';
 import { RecordPipeline } from '../pipeline/record-pipeline.service';
 import type { IngestConnection } from './ingest-connection';
 import { IngestRefusals } from './ingest-refusals.service';
 
-/** Validates each record of a frame; refuses the invalid ones, passes the rest on. */
+/** Validates each record of a frame; refuses the invalid ones (one error frame), passes the rest on. */
 @Injectable()
 export class IngestService {
   constructor(
@@ -25,9 +26,20 @@ export class IngestService {
     const parent = context.active();
     const span = startSpan('records receive', { kind: SpanKind.CONSUMER }, parent);
     span.setAttribute('dataflow.frame.records', items.length);
-    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) =>
-      this.metrics.frameHandled(outcome, seconds),
-    );
+    connection.frameStarted();
+    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) => {
+      connection.frameSettled();
+      this.metrics.frameHandled(outcome, seconds);
+    });
+    if (!connection.admits(items.length)) {
+      frame.hold();
+      frame.settle('refused');
+      this.refusals.refuse(connection, {
+        code: 'RATE_LIMITED',
+        message: 'more than INGEST_MAX_PENDING_RECORDS records wait for their hand-off; wait for acks and resend',
+      });
+      return;
+    }
     if (!connection.allows(items.length)) {
       frame.hold();
       frame.settle('refused');
@@ -39,22 +51,17 @@ export class IngestService {
       return;
     }
     const valid: DataRecord[] = [];
+    const refused = new FrameRefusals();
     for (const item of items) {
       const result = validateRecord(item);
-      if (result.ok) {
-        valid.push(result.record);
-      } else {
-        this.refusals.refuse(connection, {
-          code: result.code,
-          message: result.message,
-          ...(result.source !== undefined && { source: result.source }),
-          ...(result.seq !== undefined && { seq: result.seq }),
-        });
-      }
+      if (result.ok) valid.push(result.record);
+      else refused.add(result);
     }
+    this.refusals.refuseRecords(connection, refused);
     this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
     this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
     if (valid.length > 0) {
+      connection.taken(valid.length);
       this.pipeline.accept(connection, valid, frame);
     } else {
       frame.hold();

@@ -22,4 +22,13 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake(10, 3_600_000)).toBe(true);
     expect(bucket.tryTake(1, 3_600_000)).toBe(false);
   });
+
+  it('holds a larger burst when given a capacity', () => {
+    const bucket = new TokenBucket(10, 0, 100);
+    expect(bucket.tryTake(100, 0)).toBe(true);
+    expect(bucket.tryTake(1, 0)).toBe(false);
+    expect(bucket.tryTake(10, 1000)).toBe(true);
+    expect(bucket.tryTake(100, 3_600_000)).toBe(true);
+    expect(bucket.tryTake(1, 3_600_000)).toBe(false);
+  });
 });

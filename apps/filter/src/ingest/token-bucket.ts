@@ -1,6 +1,7 @@
 /**
- * Records a connection may send: refills continuously at `ratePerSecond`, holds at most one
- * second's worth. Pure; time is passed in so it can be tested without waiting.
+ * An allowance (records, bytes, frames, connections): refills continuously at `ratePerSecond`,
+ * holds at most `capacity` (one second's worth unless told otherwise), starts full. Pure; time is
+ * passed in so it can be tested without waiting.
  */
 export class TokenBucket {
   private tokens: number;
@@ -9,14 +10,15 @@ export class TokenBucket {
   constructor(
     private readonly ratePerSecond: number,
     now: number,
+    private readonly capacity = ratePerSecond,
   ) {
-    this.tokens = ratePerSecond;
+    this.tokens = capacity;
     this.updatedAt = now;
   }
 
   /** Takes `count` tokens if there are that many; otherwise takes none and returns false. */
   tryTake(count: number, now: number): boolean {
-    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
     this.updatedAt = now;
     if (count > this.tokens) return false;
     this.tokens -= count;

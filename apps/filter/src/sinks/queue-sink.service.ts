@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
-import { injectTraceContext, Timed } from '@dataflow/observability';
+import { describeError, injectTraceContext, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
 import { HeldSeqs } from './held-seqs';
 
@@ -23,7 +23,9 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
   onApplicationBootstrap(): void {
     // Connect (and declare the topology) now rather than on the first record; failures are retried
     // by the connection manager and surface in readiness meanwhile.
-    this.client.connect().catch((error: unknown) => this.logger.warn(`RabbitMQ not reachable yet: ${String(error)}`));
+    this.client
+      .connect()
+      .catch((error: unknown) => this.logger.warn(`RabbitMQ not reachable yet: ${describeError(error)}`));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,7 +1,10 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { ServerResponse } from 'node:http';
 import type { DataRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
+import type { FilterConfig } from '../config/filter.config';
+import { IngestRefusals } from '../ingest/ingest-refusals.service';
 import type { RouteDecision } from '../routing/record-router';
 
 /** What a tail client receives per record (`event: record`). */
@@ -23,21 +26,58 @@ const HEARTBEAT_MS = 15_000;
  * The live stream of handed-on records for `GET /tail` (Server-Sent Events). It observes, it never
  * holds the pipeline back: while a client's socket buffer is full its events are skipped and
  * counted, and the client is told how many with an `event: dropped` once it drains. With no client
- * connected the pipeline does not build events at all.
+ * connected the pipeline does not build events at all. At most FILTER_TAIL_MAX_CLIENTS streams are
+ * open at once (each may hold up to one chunk beyond its socket buffer); more get HTTP 503.
  */
 @Injectable()
-export class TailService implements OnApplicationShutdown {
+export class TailService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TailService.name);
   private readonly subscribers = new Set<Subscriber>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly maxClients: number;
 
-  constructor(private readonly metrics: DataflowMetrics) {}
+  constructor(
+    private readonly metrics: DataflowMetrics,
+    private readonly refusals: IngestRefusals,
+    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+  ) {
+    this.maxClients = config.get('FILTER_TAIL_MAX_CLIENTS', { infer: true });
+  }
 
   get listening(): boolean {
     return this.subscribers.size > 0;
   }
 
+  /** Whether FILTER_TAIL_MAX_CLIENTS streams are open (see TailCapacityMiddleware). */
+  get full(): boolean {
+    return this.subscribers.size >= this.maxClients;
+  }
+
+  /** The body of a 503 for a full /tail. */
+  get fullMessage(): string {
+    return JSON.stringify({
+      statusCode: 503,
+      message: `at most ${this.maxClients} tail clients at once; try again later`,
+      error: 'Service Unavailable',
+    });
+  }
+
+  /** Counts (and logs, sampled) a request refused because /tail is full. */
+  refused(remote: string): void {
+    this.refusals.connectionRefused(
+      'tail',
+      'limit',
+      remote,
+      `${this.maxClients} tail clients, FILTER_TAIL_MAX_CLIENTS`,
+    );
+  }
+
   subscribe(response: ServerResponse): void {
+    // The middleware refuses first; this covers a stream opened between its check and here.
+    if (this.full) {
+      this.refused(response.req.socket.remoteAddress ?? 'unknown');
+      throw new ServiceUnavailableException(`at most ${this.maxClients} tail clients at once; try again later`);
+    }
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -75,7 +115,12 @@ export class TailService implements OnApplicationShutdown {
     this.broadcast(chunk, records.length);
   }
 
-  onApplicationShutdown(): void {
+  /**
+   * Ends every stream before the HTTP server closes: the server's close waits for open
+   * connections, and an event stream never ends by itself, so a connected tail client would
+   * otherwise hold up the drain until the shutdown timeout.
+   */
+  beforeApplicationShutdown(): void {
     this.stopHeartbeat();
     for (const subscriber of this.subscribers) subscriber.response.end();
     this.subscribers.clear();

@@ -3,22 +3,27 @@ import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
 import WebSocket from 'ws';
+import { DataRecord, INGEST_ERROR_CODES, RECORDS_EVENT, WS_CLOSE_NORMAL } from '@dataflow/contracts';
 import {
-  ACK_EVENT,
-  DataRecord,
-  ERROR_EVENT,
-  INGEST_ERROR_CODES,
-  FilterToSenderFrame,
-  RECORDS_EVENT,
-  WS_CLOSE_NORMAL,
-} from '@dataflow/contracts';
-import { contextWith, DataflowMetrics, injectTraceContext, startSpan, Timed } from '@dataflow/observability';
+  contextWith,
+  DataflowMetrics,
+  describeError,
+  injectTraceContext,
+  LogSampler,
+  redactUrl,
+  startSpan,
+  Timed,
+} from '@dataflow/observability';
 import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
 import type { GeneratorConfig } from '../config/generator.config';
+import { parseFilterAnswer } from './filter-answer';
 import { FrameTracker, SentFrame } from './frame-tracker';
 import { Outbox } from './outbox';
 
 export const FILTER_POLICY = 'filter';
+
+/** Log lines per second about refusals and malformed frames from the filter, at most. */
+const ANSWER_LOGS_PER_SECOND = 10;
 
 class LinkError extends Error {
   override readonly name = 'LinkError';
@@ -40,6 +45,9 @@ export class FilterLink implements OnApplicationShutdown {
   private readonly policy: NamedPolicy;
   private readonly source: string;
   private readonly url: string;
+  /** The URL as logged: a `?token=` or password in it is masked. */
+  private readonly shownUrl: string;
+  private readonly answerLogs = new LogSampler(ANSWER_LOGS_PER_SECOND);
   private readonly token: string | undefined;
   private readonly frameSize: number;
   private readonly maxFrames: number;
@@ -65,6 +73,8 @@ export class FilterLink implements OnApplicationShutdown {
     metrics.declareRejections([...INGEST_ERROR_CODES, 'UNKNOWN']);
     this.source = config.get('GENERATOR_ID', { infer: true });
     this.url = config.get('FILTER_WS_URL', { infer: true });
+    this.shownUrl = redactUrl(this.url);
+    metrics.logLinesSuppressed('filter_answer', 0);
     this.token = config.get('INGEST_TOKEN', { infer: true });
     this.frameSize = config.get('GENERATOR_FRAME_SIZE', { infer: true });
     this.maxFrames = config.get('GENERATOR_MAX_FRAMES_IN_FLIGHT', { infer: true });
@@ -196,7 +206,7 @@ export class FilterLink implements OnApplicationShutdown {
     // A failure from before the last drop is already handled; it must not drop a newer connection.
     if (this.stopped || epoch !== this.epoch) return;
     if (!(error instanceof BrokenCircuitError)) {
-      this.logger.warn(`delivery to the filter failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.warn(`delivery to the filter failed: ${describeError(error)}`);
     }
     this.dropConnection();
     this.scheduleRetry();
@@ -246,7 +256,7 @@ export class FilterLink implements OnApplicationShutdown {
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
-        reject(new LinkError(`cannot connect to ${this.url}: ${error.message}`));
+        reject(new LinkError(`cannot connect to ${this.shownUrl}: ${error.message}`));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       socket.once('error', fail);
@@ -259,7 +269,7 @@ export class FilterLink implements OnApplicationShutdown {
         socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString()));
         socket.on('error', (error) => this.logger.warn(`filter connection error: ${error.message}`));
         this.socket = socket;
-        this.logger.log(`connected to ${this.url}; resending ${this.outbox.size} unacknowledged records`);
+        this.logger.log(`connected to ${this.shownUrl}; resending ${this.outbox.size} unacknowledged records`);
         resolve(socket);
       });
     });
@@ -271,29 +281,51 @@ export class FilterLink implements OnApplicationShutdown {
     this.onDeliveryFailure(new SentFrame([]), new LinkError(`connection closed (${code})`), this.epoch);
   }
 
+  /**
+   * Answers from the filter. A frame that does not follow the protocol is counted
+   * (`dataflow_malformed_frames_total{peer="filter"}`) and logged, never thrown: its records stay
+   * unacknowledged and are resent after the ack timeout, so nothing is lost.
+   */
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
-    if (isBinary) return;
-    let frame: FilterToSenderFrame;
-    try {
-      frame = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : '') as FilterToSenderFrame;
-    } catch {
-      this.logger.warn('filter sent a frame that is not JSON');
+    const answer = isBinary
+      ? ({ kind: 'malformed', problem: 'binary frame' } as const)
+      : parseFilterAnswer(rawText(data), this.source);
+    if (answer.kind === 'malformed') {
+      this.metrics.malformedFrame('filter');
+      this.logSampled(`filter sent a frame that does not follow the protocol (${answer.problem}); ignored`);
       return;
     }
-    if (frame.event === ACK_EVENT && frame.data.source === this.source) {
-      this.settle(frame.data.seqs, 'acked');
-    } else if (frame.event === ERROR_EVENT) {
-      const { code, message, seq } = frame.data;
-      this.metrics.recordRejected((INGEST_ERROR_CODES as readonly string[]).includes(code) ? code : 'UNKNOWN');
-      if (code === 'RATE_LIMITED') {
-        // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
-        this.onDeliveryFailure(new SentFrame([]), new LinkError('rate limited by the filter'), this.epoch);
-        return;
-      }
-      // Any other refusal is final for that record: resending the same bytes cannot succeed.
-      this.logger.error(`filter refused record ${seq ?? '?'}: ${code} ${message}`);
-      if (seq !== undefined) this.settle([seq], 'refused');
+    if (answer.kind === 'ack') {
+      if (answer.source === this.source) this.settle(answer.seqs, 'acked');
+      return;
     }
+    const known = (code: string): string =>
+      (INGEST_ERROR_CODES as readonly string[]).includes(code) ? code : 'UNKNOWN';
+    if (answer.refused.length === 0) this.metrics.recordRejected(known(answer.code));
+    for (const group of answer.refused) this.metrics.recordRejected(known(group.code), group.seqs.length);
+    if (answer.code === 'RATE_LIMITED') {
+      // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
+      this.onDeliveryFailure(new SentFrame([]), new LinkError('rate limited by the filter'), this.epoch);
+      return;
+    }
+    // Any other refusal is final for those records: resending the same bytes cannot succeed.
+    const seqs = answer.refused.flatMap((group) => group.seqs);
+    const which = seqs.length > 0 ? `${seqs.length} records (first seq ${seqs[0]})` : 'a frame';
+    this.logSampled(`filter refused ${which}: ${answer.code} ${answer.message}`, 'error');
+    if (seqs.length > 0) this.settle(seqs, 'refused');
+  }
+
+  /** Logs at most ANSWER_LOGS_PER_SECOND lines a second; a peer must not be able to flood the log. */
+  private logSampled(line: string, level: 'warn' | 'error' = 'warn'): void {
+    const logged = this.answerLogs.take(performance.now(), (suppressed) =>
+      this.logger.warn(`${suppressed} more lines about the filter's answers were not logged in the last second`),
+    );
+    if (!logged) {
+      this.metrics.logLinesSuppressed('filter_answer', 1);
+      return;
+    }
+    if (level === 'error') this.logger.error(line);
+    else this.logger.warn(line);
   }
 
   private settle(seqs: readonly number[], outcome: 'acked' | 'refused'): void {
@@ -304,4 +336,10 @@ export class FilterLink implements OnApplicationShutdown {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
+}
+
+function rawText(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }

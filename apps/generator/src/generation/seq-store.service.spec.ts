@@ -2,6 +2,7 @@ import type { ConfigService } from '@nestjs/config';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StartupError } from '@dataflow/config';
 import type { GeneratorConfig } from '../config/generator.config';
 import { SeqStore } from './seq-store.service';
 
@@ -38,9 +39,26 @@ describe('SeqStore', () => {
     expect(Number(readFileSync(join(dir, 'gen-a.seq'), 'utf8'))).toBeGreaterThanOrEqual(last);
   });
 
-  it('refuses to guess from a corrupt file', () => {
+  it.each(['not a number', '', ' ', '\n', '0x1F', '1e4', '+5', ' 7', '7 ', '-1', '07', '1.5', '9007199254740993'])(
+    'refuses to guess from a corrupt file holding %j, naming the file in one line',
+    (content) => {
+      const dir = mkdtempSync(join(tmpdir(), 'seq-'));
+      writeFileSync(join(dir, 'gen-a.seq'), content);
+      expect(() => store(dir)).toThrow(StartupError);
+      expect(() => store(dir)).toThrow(`corrupt seq file ${join(dir, 'gen-a.seq')}`);
+      try {
+        store(dir);
+      } catch (error) {
+        expect((error as Error).message).not.toContain('\n');
+      }
+    },
+  );
+
+  it('reads what it wrote, with or without the newline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seq-'));
-    writeFileSync(join(dir, 'gen-a.seq'), 'not a number');
-    expect(() => store(dir)).toThrow(/corrupt seq file/);
+    writeFileSync(join(dir, 'gen-a.seq'), '20000');
+    expect(store(dir).take()).toBe(20001);
+    writeFileSync(join(dir, 'gen-a.seq'), '0\n');
+    expect(store(dir).take()).toBe(1);
   });
 });

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SEQ_BLOCK_SIZE } from '@dataflow/contracts';
 import type { GeneratorConfig } from '../config/generator.config';
+import { readSeqFile } from './seq-file';
 
 /**
  * Hands out `seq` numbers that are never reused for this source, also across restarts. Like a
@@ -20,7 +21,7 @@ export class SeqStore {
     const dir = config.get('GENERATOR_STATE_DIR', { infer: true });
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `${config.get('GENERATOR_ID', { infer: true })}.seq`);
-    this.reservedUpTo = this.readReserved();
+    this.reservedUpTo = readSeqFile(this.file);
     this.next = this.reservedUpTo + 1;
   }
 
@@ -32,19 +33,6 @@ export class SeqStore {
   /** The last seq handed out (0 if none yet). */
   get last(): number {
     return this.next - 1;
-  }
-
-  private readReserved(): number {
-    try {
-      const value = Number(readFileSync(this.file, 'utf8').trim());
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new Error(`corrupt seq file ${this.file}: refusing to guess, fix or remove it`);
-      }
-      return value;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
   }
 
   /** Write-to-temp, fsync, rename: the file always holds a complete number. */
