@@ -16,9 +16,11 @@ import { MONGODB_URL } from '../support/stores';
  * while the new one starts over. Whatever happens, once every message is acknowledged the
  * documents must be the nesting rule applied to the stream.
  *
- * FC_SEED and FC_RUNS reproduce or widen a run (fast-check prints the seed and path of a failure).
+ * FC_SEED, FC_RUNS and FC_LONG_RUNS reproduce or widen a run (fast-check prints the seed and path
+ * of a failure).
  */
 const RUNS = Number(process.env.FC_RUNS ?? 200);
+const LONG_RUNS = Number(process.env.FC_LONG_RUNS ?? 300);
 const DATABASE = 'dataflow_nesting_model';
 
 /** A crash of the writer process: it stops at an operation, before or after the operation ran. */
@@ -133,27 +135,40 @@ interface Scenario {
   readonly seed: number;
 }
 
-const scenarios: fc.Arbitrary<Scenario> = fc.record({
-  runs: fc.array(
-    fc.record({
-      high: fc.boolean(),
-      length: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 12 })),
-    }),
-    { minLength: 1, maxLength: 10 },
-  ),
-  gaps: fc.array(fc.constantFrom(1, 1, 1, 1, 2, 3), { minLength: 60, maxLength: 60 }),
-  chunks: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 60, maxLength: 60 }),
-  republished: fc.array(fc.nat({ max: 30 }), { maxLength: 3 }),
-  steps: fc.array(
-    fc.record({
-      messages: fc.integer({ min: 1, max: 4 }),
-      crash: fc.option(fc.record({ operation: fc.nat({ max: 10 }), afterIt: fc.boolean() }), { nil: undefined }),
-      handOver: fc.boolean(),
-    }),
-    { minLength: 1, maxLength: 12 },
-  ),
-  seed: fc.integer(),
-});
+/**
+ * Short streams by default; `long` ones are mostly low hashes, so a batch plans more than 100
+ * documents (more than one insert command: see INSERT_CHUNK) and a crash can fall between them.
+ */
+function scenarios(long: boolean): fc.Arbitrary<Scenario> {
+  const runs = long
+    ? fc.array(
+        fc.record({ high: fc.boolean(), length: fc.integer({ min: 1, max: 4 }) }).map(({ high, length }) => ({
+          high,
+          length: high ? length : 60 + length * 40,
+        })),
+        { minLength: 2, maxLength: 5 },
+      )
+    : fc.array(fc.record({ high: fc.boolean(), length: fc.integer({ min: 1, max: 12 }) }), {
+        minLength: 1,
+        maxLength: 10,
+      });
+  const chunk = long ? fc.integer({ min: 40, max: 240 }) : fc.integer({ min: 1, max: 7 });
+  return fc.record({
+    runs,
+    gaps: fc.array(fc.constantFrom(1, 1, 1, 1, 2, 3), { minLength: 60, maxLength: 60 }),
+    chunks: fc.array(chunk, { minLength: 60, maxLength: 60 }),
+    republished: fc.array(fc.nat({ max: long ? 8 : 30 }), { maxLength: 3 }),
+    steps: fc.array(
+      fc.record({
+        messages: fc.integer({ min: 1, max: 4 }),
+        crash: fc.option(fc.record({ operation: fc.nat({ max: 10 }), afterIt: fc.boolean() }), { nil: undefined }),
+        handOver: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 12 },
+    ),
+    seed: fc.integer(),
+  });
+}
 
 let run = 0;
 
@@ -209,9 +224,9 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
     await client.close();
   });
 
-  it(`documents equal the rule over the stream, whatever the batching, crashes and hand-overs (${RUNS} runs)`, async () => {
+  async function check(long: boolean, runs: number): Promise<void> {
     await fc.assert(
-      fc.asyncProperty(scenarios, async (scenario) => {
+      fc.asyncProperty(scenarios(long), async (scenario) => {
         const { records, messages } = streamOf(scenario);
         const source = records[0]?.source as string;
         const interleaver = new Interleaver(prng(scenario.seed));
@@ -260,10 +275,18 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
         await db.collection<{ _id: string }>(TAILS_COLLECTION).deleteMany({ _id: source });
       }),
       {
-        numRuns: RUNS,
+        numRuns: runs,
         ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
       },
     );
+  }
+
+  it(`documents equal the rule over the stream, whatever the batching, crashes and hand-overs (${RUNS} runs)`, async () => {
+    await check(false, RUNS);
+  });
+
+  it(`the same for long streams whose batches plan more than one insert command (${LONG_RUNS} runs)`, async () => {
+    await check(true, LONG_RUNS);
   });
 });
 

@@ -133,7 +133,9 @@ export class NestingWriter {
     const late = tail && replayed ? await this.storeLate(source, plan.duplicates, tail.lastSeq, signal) : 0;
     if (newTail) {
       if (newTail.lastSeq !== tail?.lastSeq) await this.documents.moveHint(source, newTail);
-      this.tails.set(source, newTail);
+      // An attempt abandoned meanwhile (its session ended, its policy timed it out) may finish late,
+      // after forget() and after writes of the next session: what it saw is no longer for us to keep.
+      if (!signal?.aborted) this.tails.set(source, newTail);
     }
     const placed = plan.appendToTail.length + plan.newDocuments.reduce((n, d) => n + 1 + d.nestedRecords.length, 0);
     return { stored: placed + late, duplicates: records.length - placed - late };

@@ -1,0 +1,55 @@
+import { Db, MongoClient } from 'mongodb';
+import type { NestedDocument } from '@dataflow/contracts';
+import {
+  INSERT_CHUNK,
+  MongoNestingDocuments,
+  TAILS_COLLECTION,
+} from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import { makeRecord } from '../support/records';
+import { MONGODB_URL } from '../support/stores';
+
+/**
+ * The ordered insert the nesting relies on, against the real server: it must stop at the first
+ * document that exists and write nothing after it, also past the point where FerretDB splits a
+ * command into SQL statements (it would run the next statement anyway).
+ */
+describe('mongo-writer documents: an ordered insert stops at the first existing document', () => {
+  let client: MongoClient;
+  let db: Db;
+  let documents: MongoNestingDocuments;
+
+  beforeAll(async () => {
+    const url = new URL(MONGODB_URL);
+    url.pathname = '/dataflow_nesting_documents';
+    client = await MongoClient.connect(url.toString(), { serverSelectionTimeoutMS: 5000 });
+    db = client.db();
+    await db.dropDatabase();
+    documents = new MongoNestingDocuments(
+      db.collection('data_records') as unknown as ConstructorParameters<typeof MongoNestingDocuments>[0],
+      db.collection(TAILS_COLLECTION) as unknown as ConstructorParameters<typeof MongoNestingDocuments>[1],
+    );
+  });
+
+  afterAll(async () => {
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+  });
+
+  it.each([5, INSERT_CHUNK - 1, INSERT_CHUNK + 7])('existing document at %i of 250', async (existing) => {
+    const source = `ordered-${existing}`;
+    const planned: NestedDocument[] = Array.from({ length: 250 }, (_, i) => ({
+      ...makeRecord(source, i + 1, 10),
+      nestedRecords: [],
+    }));
+    await documents.insertInOrder([planned[existing] as NestedDocument]);
+    const result = await documents.insertInOrder(planned);
+    expect(result).toEqual({ inserted: existing, conflict: true });
+    const stored = await db
+      .collection('data_records')
+      .find({ source }, { projection: { seq: 1 } })
+      .toArray();
+    expect(stored.map((d) => d.seq as number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: existing + 1 }, (_, i) => i + 1),
+    );
+  });
+});
