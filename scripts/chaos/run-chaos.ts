@@ -485,8 +485,13 @@ async function main(): Promise<number> {
       `${JSON.stringify({ options, source, totals, passed, result, direct, observations: observations.map(serializable) }, null, 2)}\n`,
     );
     if (passed && !options.keepData) {
-      for (const name of [source, pipeline.direct.source]) {
-        await deleteSource(options.databaseUrl, options.mongodbUrl, name).catch((error: unknown) =>
+      // With each source's highest seq, so documents go in chunks FerretDB accepts.
+      const directMax = (pipeline.direct.confirmed.at(-1)?.seq ?? 0) + options.directBatch;
+      for (const [name, maxSeq] of [
+        [source, result.maxSeq],
+        [pipeline.direct.source, directMax],
+      ] as const) {
+        await deleteSource(options.databaseUrl, options.mongodbUrl, name, maxSeq).catch((error: unknown) =>
           log(`could not delete the run's rows and documents: ${message(error)}`),
         );
       }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataRecord, hourFileName, POSTGRES_QUEUE } from '@dataflow/contracts';
@@ -154,5 +154,41 @@ describe('filter: resends that differ from the first attempt', () => {
     await filter.stop();
     const stored = seqsOf(readFileSink(outputDir).filter((r) => r.source === source)).sort((a, b) => a - b);
     expect(stored).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+
+  it('keeps per-source state bounded, and a source back after it left memory is still deduplicated', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-eviction-'));
+    const env = { FILTER_MAX_SOURCES: '100', FILTER_SOURCE_IDLE_MS: '1000' };
+    let filter = await startFilter(outputDir, env);
+    const sources = Array.from({ length: 1000 }, (_, i) => freshSource(`many-${i}`));
+    const first = sources.map((source) => makeRecord(source, 1, 10));
+    for (let i = 0; i < first.length; i += 100) {
+      const client = await IngestClient.open(URL);
+      const frame = first.slice(i, i + 100);
+      client.sendRecords(frame);
+      for (const record of frame) await client.waitAcked(record.source, [1]);
+      client.close();
+    }
+    // Two sweeps: the sources leave memory, their floors go to the floor store.
+    await sleep(12_000);
+    const checkpoint = JSON.parse(readFileSync(join(outputDir, '.checkpoint.json'), 'utf8')) as {
+      sources: Record<string, unknown>;
+    };
+    expect(Object.keys(checkpoint.sources).length).toBeLessThanOrEqual(100);
+    expect(readdirSync(join(outputDir, '.floors')).length).toBeGreaterThan(0);
+    const returning = first[5] as DataRecord;
+    const afterRestart = first[7] as DataRecord;
+    // Resent: acknowledged again, not written again; a new record of it is written.
+    await deliver(returning.source, [returning]);
+    await deliver(returning.source, [makeRecord(returning.source, 2, 10)]);
+    // And after a restart, from the floor store.
+    await filter.stop();
+    filter = await startFilter(outputDir, env);
+    await deliver(afterRestart.source, [afterRestart]);
+    const lines = (source: string): number[] => seqsOf(readFileSink(outputDir).filter((r) => r.source === source));
+    expect(lines(returning.source)).toEqual([1, 2]);
+    expect(lines(afterRestart.source)).toEqual([1]);
+    expect(readFileSink(outputDir).length).toBe(1001);
+    expect(filter.port).toBe(PORT);
   });
 });

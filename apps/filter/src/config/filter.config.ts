@@ -33,6 +33,10 @@ export const filterEnv = z
     FILTER_BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
     /** Records of one source handed on together at most (consecutive frames are coalesced). */
     FILTER_MAX_BATCH: integer(5_000, 1, MAX_RECORDS_PER_MESSAGE),
+    /** Sources whose dedupe state is kept in memory; beyond, the least recently used leave it. */
+    FILTER_MAX_SOURCES: integer(10_000, 100, 10_000_000),
+    /** A source unused this long leaves memory (its floor stays on disk). */
+    FILTER_SOURCE_IDLE_MS: integer(600_000, 1_000, 86_400_000),
     /** Bearer token the ingest upgrade must present; required when NODE_ENV=production. */
     INGEST_TOKEN: optionalSecret(),
     INGEST_MAX_CONNECTIONS: integer(64, 1, 100_000),

@@ -22,6 +22,19 @@ export class DeliveryLedger {
 
   constructor(private readonly persistedFloor: (source: string) => number) {}
 
+  knows(source: string): boolean {
+    return this.sources.has(source);
+  }
+
+  /** No route remembered for the source: nothing of it is waiting to be resent. */
+  isClean(source: string): boolean {
+    return (this.sources.get(source)?.routes.size ?? 0) === 0;
+  }
+
+  forget(source: string): void {
+    this.sources.delete(source);
+  }
+
   floor(source: string): number {
     return this.entry(source).floor;
   }

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { context, SpanKind, type Link } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
@@ -11,6 +11,7 @@ import { FileSink } from '../sinks/file-sink.service';
 import { QueueSink } from '../sinks/queue-sink.service';
 import { TailService } from '../tail/tail.service';
 import { DeliveryLedger } from './delivery-ledger';
+import { SourceEviction } from './source-eviction';
 import type { FrameContext } from './frame-context';
 import { SourcePart, SourcePipeline } from './source-pipeline';
 import { splitBySource } from './split-by-source';
@@ -27,10 +28,11 @@ import { splitBySource } from './split-by-source';
  * unacknowledged record.
  */
 @Injectable()
-export class RecordPipeline implements BeforeApplicationShutdown {
+export class RecordPipeline implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RecordPipeline.name);
   private readonly pipelines = new Map<string, SourcePipeline>();
   private readonly ledger: DeliveryLedger;
+  private readonly eviction: SourceEviction;
   private readonly maxBatch: number;
   private readonly shutdownTimeoutMs: number;
   private stopping = false;
@@ -46,6 +48,38 @@ export class RecordPipeline implements BeforeApplicationShutdown {
     this.maxBatch = config.get('FILTER_MAX_BATCH', { infer: true });
     this.shutdownTimeoutMs = config.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000;
     this.ledger = new DeliveryLedger((source) => this.file.floor(source));
+    // Per-source state stays bounded whatever the number of sources ever seen (their floors go to
+    // the file sink's floor store when they leave memory).
+    this.eviction = new SourceEviction(
+      {
+        maxSources: config.get('FILTER_MAX_SOURCES', { infer: true }),
+        idleMs: config.get('FILTER_SOURCE_IDLE_MS', { infer: true }),
+        sweepMs: 5_000,
+      },
+      {
+        isClean: (source) =>
+          !(this.pipelines.get(source)?.busy ?? false) &&
+          this.ledger.isClean(source) &&
+          this.queue.isClean(source) &&
+          this.file.isClean(source),
+        persist: (sources) => this.file.persistFloors(sources),
+        forget: (source) => {
+          this.pipelines.delete(source);
+          this.ledger.forget(source);
+          this.queue.forget(source);
+          this.file.forget(source);
+        },
+      },
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.eviction.start();
+  }
+
+  /** Sources whose state is in memory. */
+  get sources(): number {
+    return this.eviction.size;
   }
 
   /**
@@ -64,6 +98,7 @@ export class RecordPipeline implements BeforeApplicationShutdown {
     // Hold the frame for every part before any is enqueued: a part can settle synchronously.
     for (let i = 0; i < parts.size; i++) frame.hold();
     for (const [source, part] of parts) {
+      this.eviction.touch(source);
       let pipeline = this.pipelines.get(source);
       if (!pipeline) {
         pipeline = new SourcePipeline(source, (s, p) => this.handOff(s, p), this.maxBatch);
@@ -76,6 +111,7 @@ export class RecordPipeline implements BeforeApplicationShutdown {
   /** Stops intake and lets every queued hand-off finish, so their acks go out before sockets close. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.eviction.stop();
     const all = Promise.all([...this.pipelines.values()].map((p) => p.idle()));
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.shutdownTimeoutMs).unref());
     await Promise.race([all, timeout]);
@@ -88,6 +124,8 @@ export class RecordPipeline implements BeforeApplicationShutdown {
   }
 
   private async handOff(source: string, part: SourcePart): Promise<void> {
+    // A source that left memory gets its floor back before its records are judged.
+    if (!this.ledger.knows(source)) await this.file.restore(source);
     const [first, ...others] = part.frames;
     const links = others.map((frame) => linkTo(frame.context)).filter((link): link is Link => link !== undefined);
     const parent = first?.context ?? context.active();

@@ -48,6 +48,11 @@ export class SourcePipeline {
     return this.parts.length;
   }
 
+  /** Something enqueued or being handed off. */
+  get busy(): boolean {
+    return this.running !== undefined || this.parts.length > 0;
+  }
+
   private start(): void {
     this.running = this.run().finally(() => {
       this.running = undefined;

@@ -9,6 +9,7 @@ import { Resilient } from '@dataflow/resilience';
 import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
 import { recoverFileSink } from './file-sink.recovery';
+import { FloorStore } from './floor-store';
 import { HeldSeqs } from './held-seqs';
 
 export const FILESYSTEM_POLICY = 'filesystem';
@@ -59,6 +60,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private readonly flushBytes: number;
   private readonly fsync: boolean;
   private held = new HeldSeqs();
+  private readonly floors: FloorStore;
   private readonly files = new Map<string, SinkFile>();
   private pending = emptyBatch();
   private timer: NodeJS.Timeout | undefined;
@@ -72,6 +74,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     this.intervalMs = config.get('FILTER_FLUSH_INTERVAL_MS', { infer: true });
     this.flushBytes = config.get('FILTER_FLUSH_BYTES', { infer: true });
     this.fsync = config.get('FILTER_FSYNC', { infer: true });
+    this.floors = new FloorStore(this.dir);
   }
 
   async onModuleInit(): Promise<void> {
@@ -79,13 +82,14 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const state = await recoverFileSink(this.dir, await readCheckpoint(this.dir));
     this.held = state.held;
+    const evicted = await this.floors.open();
     for (const [name, { size, mtimeMs }] of state.files) {
       this.files.set(name, { handle: undefined, size, lastWrite: mtimeMs });
     }
     for (const name of state.repairedFiles) this.logger.warn(`repaired a torn last line in ${name}`);
     if (state.unreadableLines > 0) this.logger.error(`${state.unreadableLines} unreadable lines in ${this.dir}`);
     this.logger.log(
-      `file sink ready in ${this.dir}: ${this.held.size} sources, scanned ${state.scannedBytes} bytes in ${Math.round(performance.now() - started)} ms`,
+      `file sink ready in ${this.dir}: ${this.held.size} sources in memory, ${evicted} evicted, scanned ${state.scannedBytes} bytes in ${Math.round(performance.now() - started)} ms`,
     );
   }
 
@@ -97,6 +101,34 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   /** The source's floor as last persisted (everything at or below it was handed on everywhere). */
   floor(source: string): number {
     return this.held.floor(source);
+  }
+
+  /**
+   * Brings back the floor of a source evicted from memory (see RecordPipeline), before its records
+   * are judged; nothing to do for a source in memory or never evicted.
+   */
+  async restore(source: string): Promise<void> {
+    if (this.held.has(source)) return;
+    const floor = await this.floors.floor(source);
+    if (floor !== undefined) this.held.restore(source, { floor });
+  }
+
+  /** Nothing of `source` held above its floor (it may leave memory). */
+  isClean(source: string): boolean {
+    return this.held.isClean(source);
+  }
+
+  /** Makes the floors of these sources durable, before they leave memory (see SourceEviction). */
+  async persistFloors(sources: readonly string[]): Promise<void> {
+    const floors = new Map<string, number>();
+    for (const source of sources) floors.set(source, this.held.floor(source));
+    await this.floors.save(floors);
+  }
+
+  /** The source left memory (its floor is in the floor store): gone from the next checkpoint too. */
+  forget(source: string): void {
+    this.held.delete(source);
+    this.checkpointSoon();
   }
 
   /**

@@ -54,6 +54,20 @@ export class HeldSeqs {
     return this.sources.size;
   }
 
+  has(source: string): boolean {
+    return this.sources.has(source);
+  }
+
+  /** Nothing held above the floor: the floor alone says everything this sink knows of the source. */
+  isClean(source: string): boolean {
+    const held = this.sources.get(source);
+    return held === undefined || (held.above.size === 0 && held.scannedMax <= held.floor);
+  }
+
+  delete(source: string): void {
+    this.sources.delete(source);
+  }
+
   snapshot(): Record<string, HeldState> {
     const out: Record<string, HeldState> = {};
     for (const [source, held] of this.sources) {

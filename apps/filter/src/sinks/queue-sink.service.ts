@@ -41,6 +41,15 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
     return this.held.holds(source, seq);
   }
 
+  /** Nothing confirmed of `source` above its floor (it may leave memory). */
+  isClean(source: string): boolean {
+    return this.held.isClean(source);
+  }
+
+  forget(source: string): void {
+    this.held.delete(source);
+  }
+
   /** Everything of `source` up to `floor` is handed on everywhere: what was confirmed below is forgotten. */
   settled(source: string, floor: number): void {
     this.held.settle(source, floor);

@@ -1,0 +1,65 @@
+import { SourceEviction } from './source-eviction';
+
+function setUp(maxSources: number, idleMs: number, busy = new Set<string>()) {
+  const persisted: string[][] = [];
+  const forgotten: string[] = [];
+  const eviction = new SourceEviction(
+    { maxSources, idleMs, sweepMs: 1000 },
+    {
+      isClean: (source) => !busy.has(source),
+      persist: (sources) => {
+        persisted.push([...sources]);
+        return Promise.resolve();
+      },
+      forget: (source) => forgotten.push(source),
+    },
+  );
+  return { eviction, persisted, forgotten };
+}
+
+describe('SourceEviction', () => {
+  it('evicts the least recently used clean sources beyond the count, floors first', async () => {
+    const busy = new Set(['a']);
+    const { eviction, persisted, forgotten } = setUp(2, 60_000, busy);
+    for (const [i, source] of ['a', 'b', 'c', 'd'].entries()) eviction.touch(source, 1000 + i);
+    eviction.touch('b', 2000); // used again: now the newest
+    expect(await eviction.sweep(3000)).toBe(2);
+    expect(persisted).toEqual([['c', 'd']]);
+    expect(forgotten).toEqual(['c', 'd']);
+    expect(eviction.size).toBe(2);
+  });
+
+  it('evicts clean sources idle too long, whatever the count, and keeps the others', async () => {
+    const { eviction, forgotten } = setUp(100, 1000);
+    eviction.touch('old', 0);
+    eviction.touch('new', 5000);
+    expect(await eviction.sweep(5500)).toBe(1);
+    expect(forgotten).toEqual(['old']);
+  });
+
+  it('keeps a source used again while its floor was being written', async () => {
+    let release: () => void = () => undefined;
+    const forgotten: string[] = [];
+    const eviction = new SourceEviction(
+      { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
+      {
+        isClean: () => true,
+        persist: () => new Promise<void>((resolve) => (release = resolve)),
+        forget: (source) => forgotten.push(source),
+      },
+    );
+    eviction.touch('a', 0);
+    const sweeping = eviction.sweep(5000);
+    eviction.touch('a', 5001);
+    release();
+    expect(await sweeping).toBe(0);
+    expect(forgotten).toEqual([]);
+  });
+
+  it('does nothing while nothing is old enough or over the count', async () => {
+    const { eviction, persisted } = setUp(10, 60_000);
+    eviction.touch('a', 1000);
+    expect(await eviction.sweep(2000)).toBe(0);
+    expect(persisted).toEqual([]);
+  });
+});
