@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataRecord, hourFileName, POSTGRES_QUEUE } from '@dataflow/contracts';
@@ -190,5 +190,34 @@ describe('filter: resends that differ from the first attempt', () => {
     expect(lines(afterRestart.source)).toEqual([1]);
     expect(readFileSink(outputDir).length).toBe(1001);
     expect(filter.port).toBe(PORT);
+  });
+
+  it('after a crash, a source that came back after leaving memory keeps the floor it left with', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-evicted-crash-'));
+    const env = { FILTER_SOURCE_IDLE_MS: '1000' };
+    const source = freshSource('evicted-crash');
+    const checkpointPath = join(outputDir, '.checkpoint.json');
+    const listed = (): boolean =>
+      existsSync(checkpointPath) &&
+      source in (JSON.parse(readFileSync(checkpointPath, 'utf8')) as { sources: Record<string, unknown> }).sources;
+    const early = Array.from({ length: 5 }, (_, i) => makeRecord(source, i + 1, 10));
+    let filter = await startFilter(outputDir, env);
+    await deliver(source, early);
+    // Idle: it leaves memory (its floor, 5, goes to the floor store) and the next checkpoint drops it.
+    await waitFor(() => existsSync(join(outputDir, '.floors')) && !listed(), 30_000, 'the source to leave memory');
+    const checkpointWithoutIt = readFileSync(checkpointPath);
+    // It comes back; the filter is killed before a checkpoint lists it again (made certain by putting
+    // the checkpoint of that moment back): at start the scan finds 6..8 of it, and only those.
+    await deliver(
+      source,
+      [6, 7, 8].map((seq) => makeRecord(source, seq, 10)),
+    );
+    await filter.kill();
+    writeFileSync(checkpointPath, checkpointWithoutIt);
+    filter = await startFilter(outputDir, env);
+    // The sender resends everything: 1..5 are below the floor it left memory with, not new.
+    await deliver(source, [...early, ...[6, 7, 8, 9].map((seq) => makeRecord(source, seq, 10))]);
+    await filter.stop();
+    expect(seqsOf(readFileSink(outputDir).filter((r) => r.source === source))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });

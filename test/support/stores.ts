@@ -4,6 +4,8 @@ import type { DataRecord, NestedDocument } from '@dataflow/contracts';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow';
 export const MONGODB_URL = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow';
+/** Seqs per delete of a source's documents (see Stores.deleteSource). */
+const DELETE_RANGE = 20_000;
 
 /** Reads what the writers stored, straight from PostgreSQL and MongoDB. */
 export class Stores {
@@ -104,9 +106,19 @@ export class Stores {
       .updateOne({ _id: `${source}:${headSeq}` }, { $push: { nestedRecords: { $each: [...records] } } });
   }
 
+  /**
+   * Deletes every record of `source`. MongoDB's documents go in ranges of seqs, each starting at one
+   * still there: FerretDB runs a delete as one SQL statement with a parameter per document and
+   * refuses one of more than 65,535.
+   */
   async deleteSource(source: string): Promise<void> {
     await this.pg.query('DELETE FROM data_records WHERE source = $1', [source]).catch(() => undefined);
-    await this.mongo.db().collection('data_records').deleteMany({ source });
+    const documents = this.mongo.db().collection<{ _id: string; seq: number }>('data_records');
+    for (;;) {
+      const left = await documents.findOne({ source }, { projection: { seq: 1 } });
+      if (!left) break;
+      await documents.deleteMany({ source, seq: { $gte: left.seq, $lt: left.seq + DELETE_RANGE } });
+    }
     await this.mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
   }
 

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { CancelledError } from '@dataflow/resilience';
+import { CancelledError } from '@dataflow/resilience/cancelled.error';
 
 /** The consumer session its work belonged to has ended: its deliveries went back to the queue. */
 export class SessionEndedError extends CancelledError {
@@ -21,6 +21,7 @@ export class ConsumerSession {
   private readonly controller = new AbortController();
   private closing: Promise<void> | undefined;
   private delivered = 0;
+  private toWriter = 0;
   consumerTag: string | undefined;
   /** Set while shutting down: deliveries stay held, unprocessed, until the channel closes. */
   draining = false;
@@ -44,6 +45,18 @@ export class ConsumerSession {
   /** The position of the next delivery within this session (deliveries arrive in queue order). */
   nextIndex(): number {
     return ++this.delivered;
+  }
+
+  /**
+   * Whether the delivery at `index` reaches the writer after every earlier one that did: the
+   * writer must take them in queue order (a batch is written in the order it was filled). The path
+   * from the channel to the writer keeps that order today (every message takes the same steps
+   * through Nest's handler chain); this makes a change that breaks it fail loudly, not misorder.
+   */
+  reachesWriterInOrder(index: number): boolean {
+    if (index <= this.toWriter) return false;
+    this.toWriter = index;
+    return true;
   }
 
   /** Acknowledges `message` if the session is still open; false if it went back to the queue. */

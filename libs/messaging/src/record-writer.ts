@@ -101,8 +101,19 @@ export class RecordWriter implements BeforeApplicationShutdown {
     this.server.onSession(() => this.target.sessionStarted?.());
   }
 
-  /** Resolves when `records` are committed; rejects with PermanentStoreError if they never can be. */
-  write(records: DataRecord[], session: ConsumerSession, replayed = false): Promise<void> {
+  /**
+   * Resolves when `records` (delivery `index` of `session`) are committed; rejects with
+   * PermanentStoreError if they never can be.
+   */
+  write(records: DataRecord[], session: ConsumerSession, index: number, replayed = false): Promise<void> {
+    if (!session.reachesWriterInOrder(index)) {
+      const error = new Error(
+        `delivery ${index} of consumer session ${session.id} reached the writer after a later one`,
+      );
+      this.logger.error(`${error.message}: a bug in the path from the channel to the writer; consuming again`);
+      void this.server.rewind(error.message);
+      return Promise.reject(error);
+    }
     const done = this.batcher.add(records, session.signal, replayed);
     done.catch((error: unknown) => {
       if (error instanceof PermanentStoreError || isCancellation(error) || !session.open) return;

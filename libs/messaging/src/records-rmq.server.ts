@@ -129,8 +129,13 @@ export class RecordsRmqServer extends ServerRMQ {
     await this.openSession();
   }
 
-  /** Shutdown, first step: deliveries from now on are held unprocessed (returned at {@link stop}). */
+  /**
+   * Shutdown, first step: deliveries from now on are held unprocessed (returned at {@link stop}),
+   * and no new session opens (one ended by a failed write during the drain stays ended).
+   */
   drain(): void {
+    this.stopping = true;
+    clearTimeout(this.reopenTimer);
     if (this.session) this.session.draining = true;
   }
 

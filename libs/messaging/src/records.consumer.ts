@@ -12,6 +12,6 @@ export class RecordsConsumer {
 
   @RecordsHandler()
   onRecords(@Payload() records: DataRecord[], @Ctx() context: RecordsContext): Promise<void> {
-    return this.writer.write(records, context.session, context.replayed);
+    return this.writer.write(records, context.session, context.index, context.replayed);
   }
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, jest } from '@jest/globals';
 import { BrokenCircuitError, BulkheadRejectedError, CircuitState, TaskCancelledError } from 'cockatiel';
 import { NamedPolicy, PolicyObserver } from './named-policy';
+import { CancelledError, isCancellation } from './cancelled.error';
 import type { PolicyOptions } from './policy-options';
 
 interface Recorder extends PolicyObserver {
@@ -371,6 +372,58 @@ describe('NamedPolicy: timeout', () => {
     expect(seen?.aborted).toBe(true);
     await jest.advanceTimersByTimeAsync(10_000);
     expect((await outcome).ok).toBe(false);
+  });
+});
+
+describe('NamedPolicy: a caller giving up is not a failure', () => {
+  it.each([
+    ['with a timeout', { timeoutMs: 30_000 }],
+    ['without a timeout', {}],
+  ])('%s: an abort rejects with CancelledError, is not retried and not counted by the breaker', async (_, extra) => {
+    const observer = recorder();
+    const policy = new NamedPolicy(
+      'mongodb',
+      {
+        ...extra,
+        retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10 },
+        breaker: { consecutiveFailures: 1, halfOpenAfterMs: 60_000 },
+      },
+      observer,
+    );
+    let calls = 0;
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const outcome = settle(
+        policy.execute((signal) => {
+          calls++;
+          // Work that fails once its signal aborts, with an error of its own (as drivers do).
+          return new Promise<never>((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(new Error('operation interrupted'))),
+          );
+        }, controller.signal),
+      );
+      await Promise.resolve();
+      controller.abort(new CancelledError('consumer session ended'));
+      const result = await outcome;
+      expect(!result.ok && isCancellation(result.error)).toBe(true);
+    }
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(calls).toBe(3);
+    expect(observer.retries).toEqual([]);
+    expect(policy.state).toBe(CircuitState.Closed);
+  });
+
+  it('a timeout of the same policy still counts', async () => {
+    const policy = new NamedPolicy(
+      'mongodb',
+      { timeoutMs: 100, breaker: { consecutiveFailures: 1, halfOpenAfterMs: 60_000 } },
+      recorder(),
+    );
+    const outcome = settle(policy.execute(() => new Promise<never>(() => undefined), new AbortController().signal));
+    await jest.advanceTimersByTimeAsync(100);
+    const result = await outcome;
+    expect(!result.ok && result.error).toBeInstanceOf(TaskCancelledError);
+    expect(policy.state).toBe(CircuitState.Open);
   });
 });
 

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { ConfigService } from '@nestjs/config';
 import { context, SpanKind, type Link } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
-import { contextWith, DataflowMetrics, linkTo, startSpan } from '@dataflow/observability';
+import { contextWith, DataflowMetrics, describeError, linkTo, startSpan } from '@dataflow/observability';
 import type { FilterConfig } from '../config/filter.config';
 import type { IngestConnection } from '../ingest/ingest-connection';
 import type { RouteDecision } from '../routing/record-router';
@@ -69,6 +69,8 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
           this.queue.forget(source);
           this.file.forget(source);
         },
+        sweepFailed: (error) =>
+          this.logger.error(`could not evict idle sources, they stay in memory: ${describeError(error)}`),
       },
     );
   }

@@ -12,6 +12,7 @@ function setUp(maxSources: number, idleMs: number, busy = new Set<string>()) {
         return Promise.resolve();
       },
       forget: (source) => forgotten.push(source),
+      sweepFailed: () => undefined,
     },
   );
   return { eviction, persisted, forgotten };
@@ -46,6 +47,7 @@ describe('SourceEviction', () => {
         isClean: () => true,
         persist: () => new Promise<void>((resolve) => (release = resolve)),
         forget: (source) => forgotten.push(source),
+        sweepFailed: () => undefined,
       },
     );
     eviction.touch('a', 0);
@@ -54,6 +56,48 @@ describe('SourceEviction', () => {
     release();
     expect(await sweeping).toBe(0);
     expect(forgotten).toEqual([]);
+  });
+
+  it('keeps a source used while its floor was being written even within the same millisecond', async () => {
+    let release: () => void = () => undefined;
+    const forgotten: string[] = [];
+    const eviction = new SourceEviction(
+      { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
+      {
+        isClean: () => true,
+        persist: () => new Promise<void>((resolve) => (release = resolve)),
+        forget: (source) => forgotten.push(source),
+        sweepFailed: () => undefined,
+      },
+    );
+    eviction.touch('a', 0);
+    eviction.touch('b', 0);
+    const sweeping = eviction.sweep(5000);
+    eviction.touch('a', 0); // same time stamp as before (or a clock stepped back)
+    release();
+    expect(await sweeping).toBe(1);
+    expect(forgotten).toEqual(['b']);
+  });
+
+  it('forgets nothing when the floors cannot be written, and tries again at the next sweep', async () => {
+    let failing = true;
+    const forgotten: string[] = [];
+    const eviction = new SourceEviction(
+      { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
+      {
+        isClean: () => true,
+        persist: () => (failing ? Promise.reject(new Error('ENOSPC: no space left on device')) : Promise.resolve()),
+        forget: (source) => forgotten.push(source),
+        sweepFailed: () => undefined,
+      },
+    );
+    eviction.touch('a', 0);
+    await expect(eviction.sweep(5000)).rejects.toThrow(/ENOSPC/);
+    expect(forgotten).toEqual([]);
+    expect(eviction.size).toBe(1);
+    failing = false;
+    expect(await eviction.sweep(6000)).toBe(1);
+    expect(forgotten).toEqual(['a']);
   });
 
   it('does nothing while nothing is old enough or over the count', async () => {

@@ -6,6 +6,8 @@ export interface EvictionTarget {
   persist(sources: readonly string[]): Promise<void>;
   /** Drops every trace of the source from memory. */
   forget(source: string): void;
+  /** A timed sweep failed (its floors could not be written); nothing was forgotten. */
+  sweepFailed(error: unknown): void;
 }
 
 export interface EvictionOptions {
@@ -29,6 +31,8 @@ export class SourceEviction {
   private readonly lastUsed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
+  /** Sources used while a sweep writes their floors: they stay (a time stamp could tie). */
+  private usedDuringSweep: Set<string> | undefined;
 
   constructor(
     private readonly options: EvictionOptions,
@@ -43,10 +47,14 @@ export class SourceEviction {
   touch(source: string, now = Date.now()): void {
     this.lastUsed.delete(source);
     this.lastUsed.set(source, now);
+    this.usedDuringSweep?.add(source);
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.options.sweepMs);
+    this.timer ??= setInterval(() => {
+      // A sweep that cannot write floors (a full disk) forgets nothing; the next one tries again.
+      this.sweep().catch((error: unknown) => this.target.sweepFailed(error));
+    }, this.options.sweepMs);
     this.timer.unref();
   }
 
@@ -64,20 +72,26 @@ export class SourceEviction {
   }
 
   private async evict(now: number): Promise<number> {
-    const chosen = new Map<string, number>();
+    const chosen = new Set<string>();
     let excess = this.lastUsed.size - this.options.maxSources;
     for (const [source, used] of this.lastUsed) {
       if (excess <= 0 && now - used < this.options.idleMs) break; // the rest are newer
       if (!this.target.isClean(source)) continue;
-      chosen.set(source, used);
+      chosen.add(source);
       excess--;
       if (chosen.size >= MAX_PER_SWEEP) break;
     }
     if (chosen.size === 0) return 0;
-    await this.target.persist([...chosen.keys()]);
+    const usedMeanwhile = new Set<string>();
+    this.usedDuringSweep = usedMeanwhile;
+    try {
+      await this.target.persist([...chosen]);
+    } finally {
+      this.usedDuringSweep = undefined;
+    }
     let evicted = 0;
-    for (const [source, used] of chosen) {
-      if (this.lastUsed.get(source) !== used || !this.target.isClean(source)) continue;
+    for (const source of chosen) {
+      if (usedMeanwhile.has(source) || !this.target.isClean(source)) continue;
       this.lastUsed.delete(source);
       this.target.forget(source);
       evicted++;

@@ -25,7 +25,10 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   }
 }
 
-/** Atomic replace (write temp, rename); no fsync: a stale checkpoint only means a longer scan. */
+/**
+ * Atomic replace (write temp, rename); no fsync: a stale checkpoint only means a longer scan (and the
+ * floors of sources evicted since come back from the floor store on their first use).
+ */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
   const target = join(dir, CHECKPOINT_FILE);
   const temp = `${target}.tmp`;

@@ -105,10 +105,12 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Brings back the floor of a source evicted from memory (see RecordPipeline), before its records
-   * are judged; nothing to do for a source in memory or never evicted.
+   * are judged; nothing to do for a source never evicted. Called on a source's first use, also when
+   * start-up has already put it in memory: what the checkpoint and the scan say of it (records after
+   * it came back, or a checkpoint older than its eviction) may be below the floor it left with, and
+   * the higher of the two holds.
    */
   async restore(source: string): Promise<void> {
-    if (this.held.has(source)) return;
     const floor = await this.floors.floor(source);
     if (floor !== undefined) this.held.restore(source, { floor });
   }

@@ -52,7 +52,10 @@ export class FloorStore {
     return (await this.readBucket(bucketOf(source)))[source];
   }
 
-  /** Makes these floors durable (each bucket rewritten once); a floor never moves back. */
+  /**
+   * Makes these floors durable (each bucket rewritten once); a floor never moves back. Rejects when
+   * a bucket cannot be read or written: the sources then stay in memory (nothing is forgotten).
+   */
   save(floors: ReadonlyMap<string, number>): Promise<void> {
     const byBucket = new Map<string, Array<[string, number]>>();
     for (const [source, floor] of floors) {
@@ -61,30 +64,51 @@ export class FloorStore {
       if (list) list.push([source, floor]);
       else byBucket.set(name, [[source, floor]]);
     }
-    // Serialised: two saves of one bucket must not interleave their read and write.
-    this.writing = this.writing.then(async () => {
+    // Serialised: two saves of one bucket must not interleave their read and write. A failed save
+    // fails its caller only; the next one starts afresh.
+    const saved = this.writing.then(async () => {
       for (const [name, entries] of byBucket) {
         const bucket = await this.readBucket(name);
         for (const [source, floor] of entries) bucket[source] = Math.max(floor, bucket[source] ?? 0);
-        await writeDurably(join(this.dir, name), JSON.stringify(bucket));
+        await writeDurably(this.dir, name, JSON.stringify(bucket));
         for (const [source] of entries) this.mark(source);
       }
     });
-    return this.writing;
+    this.writing = saved.catch(() => undefined);
+    return saved;
   }
 
+  /**
+   * A bucket's floors; a bucket not written yet is empty. Any other failure (the disk, a file that is
+   * not a bucket) rejects: taken for empty, it would give its sources floor 0 (their resends would
+   * be written again) and the next save would write the bucket back without them.
+   */
   private async readBucket(name: string): Promise<Record<string, number>> {
+    const path = join(this.dir, name);
+    let text: string;
     try {
-      const parsed: unknown = JSON.parse(await readFile(join(this.dir, name), 'utf8'));
-      if (typeof parsed !== 'object' || parsed === null) return {};
-      const floors: Record<string, number> = {};
-      for (const [source, floor] of Object.entries(parsed)) {
-        if (Number.isSafeInteger(floor)) floors[source] = floor as number;
-      }
-      return floors;
-    } catch {
-      return {};
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw error;
     }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error(`${path} is not a floor bucket (not JSON); move it away to start without it`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`${path} is not a floor bucket (not an object); move it away to start without it`);
+    }
+    const floors: Record<string, number> = {};
+    for (const [source, floor] of Object.entries(parsed)) {
+      if (!Number.isSafeInteger(floor) || (floor as number) < 0) {
+        throw new Error(`${path}: the floor of ${JSON.stringify(source).slice(0, 80)} is not a seq`);
+      }
+      floors[source] = floor as number;
+    }
+    return floors;
   }
 
   private mark(source: string): void {
@@ -113,7 +137,9 @@ function bucketOf(source: string): string {
   return `${(fnv1a(source, 0x811c9dc5) & (BUCKETS - 1)).toString(16).padStart(2, '0')}.json`;
 }
 
-async function writeDurably(path: string, text: string): Promise<void> {
+/** Replaces `dir/name` atomically and durably: temp file, fsync, rename, fsync of the directory. */
+async function writeDurably(dir: string, name: string, text: string): Promise<void> {
+  const path = join(dir, name);
   const temp = `${path}.tmp`;
   const handle = await open(temp, 'w');
   try {
@@ -123,4 +149,12 @@ async function writeDurably(path: string, text: string): Promise<void> {
     await handle.close();
   }
   await rename(temp, path);
+  // The rename is durable only once the directory is: without this a power loss could keep a later
+  // checkpoint (without the evicted sources) and lose the bucket that holds their floors.
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
 }

@@ -32,4 +32,15 @@ describe('HeldSeqs', () => {
     expect(held.snapshot()).toEqual({ a: { floor: 3, above: [5] } });
     expect(new HeldSeqs().holds('b', 1)).toBe(false);
   });
+
+  it('merges a higher floor into what start-up found, dropping the seqs it covers', () => {
+    const held = new HeldSeqs();
+    held.add('a', [101, 102, 103]); // found by the scan, after the source came back
+    held.restore('a', { floor: 100 }); // the floor it left memory with
+    held.restore('a', { floor: 40 }); // an older, lower floor changes nothing
+    expect(held.holds('a', 57)).toBe(true);
+    expect(held.snapshot()).toEqual({ a: { floor: 100, above: [101, 102, 103] } });
+    held.restore('a', { floor: 102 });
+    expect(held.snapshot()).toEqual({ a: { floor: 102, above: [103] } });
+  });
 });

@@ -80,11 +80,13 @@ export class HeldSeqs {
     return out;
   }
 
+  /** Merges `state` into what is known of the source: the higher floor holds. */
   restore(source: string, state: HeldState): void {
     const held = this.entry(source);
     held.floor = Math.max(held.floor, state.floor);
     held.scannedMax = Math.max(held.scannedMax, state.scannedMax ?? 0);
-    for (const seq of state.above ?? []) if (seq > held.floor) held.above.add(seq);
+    for (const seq of state.above ?? []) held.above.add(seq);
+    for (const seq of held.above) if (seq <= held.floor) held.above.delete(seq);
   }
 
   /** Without exact state: whatever the sink has up to `seq` counts as held by it. */

@@ -126,19 +126,21 @@ export class NestingWriter {
       if (!(await this.documents.append(source, tail.headSeq, tail.nestedCount, plan.appendToTail))) return undefined;
     }
     signal?.throwIfAborted();
-    const last = await this.insertAll(source, plan.newDocuments, signal);
-    if (last === 'conflict') return undefined;
+    const inserted = await this.insertAll(source, plan.newDocuments, signal);
+    if (inserted === 'conflict') return undefined;
     const newTail: StoredTail | undefined =
-      last ?? (tail && { ...tail, ...plan.tail, nestedCount: tail.nestedCount + plan.appendToTail.length });
+      inserted.tail ?? (tail && { ...tail, ...plan.tail, nestedCount: tail.nestedCount + plan.appendToTail.length });
     const late = tail && replayed ? await this.storeLate(source, plan.duplicates, tail.lastSeq, signal) : 0;
     if (newTail) {
+      // Even from an attempt abandoned by now: the hint only moves forward, and only onto documents
+      // this attempt found or wrote, so a late move never points past what is stored.
       if (newTail.lastSeq !== tail?.lastSeq) await this.documents.moveHint(source, newTail);
       // An attempt abandoned meanwhile (its session ended, its policy timed it out) may finish late,
       // after forget() and after writes of the next session: what it saw is no longer for us to keep.
       if (!signal?.aborted) this.tails.set(source, newTail);
     }
-    const placed = plan.appendToTail.length + plan.newDocuments.reduce((n, d) => n + 1 + d.nestedRecords.length, 0);
-    return { stored: placed + late, duplicates: records.length - placed - late };
+    const stored = plan.appendToTail.length + inserted.written + late;
+    return { stored, duplicates: records.length - stored };
   }
 
   /** The tail as the documents have it, starting from the hint. */
@@ -152,17 +154,18 @@ export class NestingWriter {
 
   /**
    * Inserts `documents` in order. Where one exists already, the stored stream is ahead of the
-   * plan: skip what is stored, complete its last document, insert the rest. Returns the tail after
-   * the last document, undefined when there were none, or 'conflict'.
+   * plan (another writer stored it): skip what is stored, complete its last document, insert the
+   * rest. Returns the tail after the last document (undefined when there were none) and how many
+   * records this attempt wrote itself, or 'conflict'.
    */
   private async insertAll(
     source: string,
     documents: readonly NestedDocument[],
     signal?: AbortSignal,
-  ): Promise<StoredTail | undefined | 'conflict'> {
-    if (documents.length === 0) return undefined;
+  ): Promise<{ tail: StoredTail | undefined; written: number } | 'conflict'> {
+    if (documents.length === 0) return { tail: undefined, written: 0 };
     const first = await this.documents.insertInOrder(documents);
-    if (!first.conflict) return tailOf(documents.at(-1) as NestedDocument);
+    if (!first.conflict) return { tail: tailOf(documents.at(-1) as NestedDocument), written: recordsIn(documents) };
     signal?.throwIfAborted();
     const at = await this.lastExisting(source, documents, first.inserted);
     const planned = documents[at] as NestedDocument;
@@ -177,11 +180,15 @@ export class NestingWriter {
       if (!(await this.documents.append(source, planned.seq, stored.nestedRecords.length, missing))) return 'conflict';
       completed = planned;
     }
+    // Written here: the documents before the first one found, and what completed it.
+    const written = recordsIn(documents.slice(0, first.inserted)) + missing.length;
     const rest = documents.slice(at + 1);
-    if (rest.length === 0) return tailOf(completed);
+    if (rest.length === 0) return { tail: tailOf(completed), written };
     signal?.throwIfAborted();
     const after = await this.documents.insertInOrder(rest);
-    return after.conflict ? 'conflict' : tailOf(rest.at(-1) as NestedDocument);
+    return after.conflict
+      ? 'conflict'
+      : { tail: tailOf(rest.at(-1) as NestedDocument), written: written + recordsIn(rest) };
   }
 
   /** The last of `documents` (from `from`, which exists) that exists: they exist as a prefix. */
@@ -234,6 +241,11 @@ function tailOf(document: NestedDocument): StoredTail {
     lastSeq: last.seq,
     lastHash: last.hashValue,
   };
+}
+
+/** Records in `documents`: each head and what is nested in it. */
+function recordsIn(documents: readonly NestedDocument[]): number {
+  return documents.reduce((n, d) => n + 1 + d.nestedRecords.length, 0);
 }
 
 function isPrefix(prefix: readonly DataRecord[], of: readonly DataRecord[]): boolean {
