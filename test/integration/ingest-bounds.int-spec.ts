@@ -92,6 +92,9 @@ describe('bounds on what one ingest client can cost the filter', () => {
       INGEST_MAX_BYTES_PER_SECOND: String(64 * 1024),
       INGEST_MAX_FRAMES_PER_SECOND: '100',
       INGEST_MAX_NEW_CONNECTIONS_PER_SECOND: '2',
+      // Longer than the default: the flooding client sees its close only once the filter cuts the
+      // connection (it no longer reads it, so the close handshake cannot complete), a second later.
+      INGEST_ABUSE_PENALTY_MS: '3000',
     }).start();
   });
 
@@ -185,6 +188,23 @@ describe('bounds on what one ingest client can cost the filter', () => {
     await client.close();
   });
 
+  it('stops reading a connection over its byte allowance until the allowance covers it again', async () => {
+    await sleep(1100);
+    const client = await Client.open(LOW_RATE_PORT);
+    // 32 frames of 60 KB: the first passes (64 KiB a second), each further one is refused and then
+    // the socket is not read for about a second, so the rest wait in TCP on the sender's side.
+    for (let i = 0; i < 32; i++) client.socket.send(`{${'x'.repeat(60_000)}`);
+    await waitFor(() => client.errors().length >= 2, 5000, 'the first answers');
+    await sleep(1500);
+    const answered = client.errors().length;
+    // Read at once, all 32 would be answered by now (one INVALID_JSON, 31 RATE_LIMITED).
+    expect(answered).toBeLessThan(16);
+    expect(client.errors().some((f) => f.data.code === 'RATE_LIMITED')).toBe(true);
+    expect(client.closed).toBeUndefined();
+    // A close frame would wait behind the frames not read yet.
+    client.socket.terminate();
+  });
+
   it('charges every frame against INGEST_MAX_FRAMES_PER_SECOND, with ten seconds of burst', async () => {
     const client = await Client.open(LOW_RATE_PORT);
     // 100 a second, 1000 at once; fewer than 100 refused in a row, so the connection stays open.
@@ -230,7 +250,7 @@ describe('bounds on what one ingest client can cost the filter', () => {
     expect(await lowRate.metric('dataflow_connections_refused_total', { endpoint: 'ingest', reason: 'penalty' })).toBe(
       1,
     );
-    await sleep(1100);
+    await sleep(3100);
     await (await Client.open(LOW_RATE_PORT)).close();
   });
 

@@ -35,6 +35,12 @@ export const PENDING_FRAME_COST = 16;
 /** How long a connection closed for a bound may take to finish the close handshake. */
 const CLOSE_GRACE_MS = 1000;
 
+/** Which allowance a frame exceeded, and when the connection has enough of it again. */
+export interface FrameLimit {
+  readonly limit: 'INGEST_MAX_FRAMES_PER_SECOND' | 'INGEST_MAX_BYTES_PER_SECOND';
+  readonly retryInMs: number;
+}
+
 /** One sender's WebSocket, as the pipeline sees it: acknowledge, refuse, give up. */
 export class IngestConnection {
   readonly id = ++nextId;
@@ -48,6 +54,7 @@ export class IngestConnection {
   private pendingFrames = 0;
   /** RATE_LIMITED answers this connection may get per second before it is closed for ignoring them. */
   private readonly refusals: TokenBucket;
+  private readingStopped = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -74,11 +81,30 @@ export class IngestConnection {
    * Which allowance a frame of `size` bytes exceeds, checked before it is parsed: every frame has
    * a fixed cost (framing, parsing, an answer) besides its size, so both are bounded.
    */
-  frameOverLimit(size: number): 'INGEST_MAX_FRAMES_PER_SECOND' | 'INGEST_MAX_BYTES_PER_SECOND' | undefined {
+  frameOverLimit(size: number): FrameLimit | undefined {
     const now = performance.now();
-    if (!this.frames.tryTake(1, now)) return 'INGEST_MAX_FRAMES_PER_SECOND';
-    if (!this.bytes.tryTake(size, now)) return 'INGEST_MAX_BYTES_PER_SECOND';
+    if (!this.frames.tryTake(1, now)) {
+      return { limit: 'INGEST_MAX_FRAMES_PER_SECOND', retryInMs: this.frames.msUntil(1, now) };
+    }
+    if (!this.bytes.tryTake(size, now)) {
+      return { limit: 'INGEST_MAX_BYTES_PER_SECOND', retryInMs: this.bytes.msUntil(size, now) };
+    }
     return undefined;
+  }
+
+  /**
+   * Stops reading the socket for `ms` (a frame was over an allowance): what the sender writes
+   * meanwhile waits in TCP, on its side, instead of being received here only to be refused. Frames
+   * already received are still judged (and refused) as they come.
+   */
+  stopReadingFor(ms: number): void {
+    if (this.readingStopped || !this.open) return;
+    this.readingStopped = true;
+    this.socket.pause();
+    setTimeout(() => {
+      this.readingStopped = false;
+      if (this.open) this.socket.resume();
+    }, Math.ceil(ms)).unref();
   }
 
   /**

@@ -99,12 +99,13 @@ export class IngestWsAdapter extends WsAdapter {
       if (!connection.open) return;
       const bytes = rawBytes(data);
       // Every frame, valid or not, is charged before it costs any parsing.
-      const limit = connection.frameOverLimit(bytes.length);
-      if (limit !== undefined) {
+      const over = connection.frameOverLimit(bytes.length);
+      if (over !== undefined) {
         this.refusals.refuse(connection, {
           code: 'RATE_LIMITED',
-          message: `more than ${limit} allows; slow down and resend`,
+          message: `more than ${over.limit} allows; slow down and resend`,
         });
+        connection.stopReadingFor(over.retryInMs);
         return;
       }
       if (exceedsDepth(bytes, this.options.maxDepth)) {

@@ -31,4 +31,15 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake(100, 3_600_000)).toBe(true);
     expect(bucket.tryTake(1, 3_600_000)).toBe(false);
   });
+
+  it('says how long until a take would succeed', () => {
+    const bucket = new TokenBucket(1000, 0);
+    expect(bucket.msUntil(500, 0)).toBe(0);
+    expect(bucket.tryTake(1000, 0)).toBe(true);
+    expect(bucket.msUntil(500, 0)).toBe(500);
+    expect(bucket.msUntil(500, 200)).toBe(300);
+    // More than the bucket holds: as long as filling it takes.
+    expect(bucket.msUntil(5000, 200)).toBe(800);
+    expect(bucket.tryTake(500, 700)).toBe(true);
+  });
 });

@@ -18,10 +18,21 @@ export class TokenBucket {
 
   /** Takes `count` tokens if there are that many; otherwise takes none and returns false. */
   tryTake(count: number, now: number): boolean {
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
-    this.updatedAt = now;
+    this.refill(now);
     if (count > this.tokens) return false;
     this.tokens -= count;
     return true;
+  }
+
+  /** Milliseconds until `count` tokens (at most a full bucket) are there; 0 if they are now. */
+  msUntil(count: number, now: number): number {
+    this.refill(now);
+    const missing = Math.min(count, this.capacity) - this.tokens;
+    return missing <= 0 ? 0 : (missing * 1000) / this.ratePerSecond;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
+    this.updatedAt = now;
   }
 }

@@ -127,7 +127,7 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
 
   private async handOff(source: string, part: SourcePart): Promise<void> {
     // A source that left memory gets its floor back before its records are judged.
-    if (!this.ledger.knows(source)) await this.file.restore(source);
+    if (!this.ledger.knows(source)) this.file.restore(source);
     const [first, ...others] = part.frames;
     const links = others.map((frame) => linkTo(frame.context)).filter((link): link is Link => link !== undefined);
     const parent = first?.context ?? context.active();

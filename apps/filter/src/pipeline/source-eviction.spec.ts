@@ -100,6 +100,28 @@ describe('SourceEviction', () => {
     expect(forgotten).toEqual(['a']);
   });
 
+  it('evicts past the count in steps, until the count is back to its bound', async () => {
+    const { eviction, persisted, forgotten } = setUp(100, 60_000);
+    for (let i = 0; i < 12_000; i++) eviction.touch(`s-${i}`, 1000);
+    expect(await eviction.sweep(2000)).toBe(11_900);
+    expect(persisted.map((step) => step.length)).toEqual([5000, 5000, 1900]);
+    expect(forgotten[0]).toBe('s-0');
+    expect(eviction.size).toBe(100);
+  });
+
+  it('sweeps as soon as new sources take the count past its bound, not only on the timer', async () => {
+    const { eviction, forgotten } = setUp(100, 60_000);
+    eviction.start();
+    try {
+      for (let i = 0; i < 150; i++) eviction.touch(`s-${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(forgotten.length).toBeGreaterThanOrEqual(50);
+      expect(eviction.size).toBeLessThanOrEqual(100);
+    } finally {
+      eviction.stop();
+    }
+  });
+
   it('does nothing while nothing is old enough or over the count', async () => {
     const { eviction, persisted } = setUp(10, 60_000);
     eviction.touch('a', 1000);

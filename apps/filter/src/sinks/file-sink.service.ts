@@ -82,7 +82,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const state = await recoverFileSink(this.dir, await readCheckpoint(this.dir));
     this.held = state.held;
-    const evicted = await this.floors.open();
+    const evicted = this.floors.open();
     for (const [name, { size, mtimeMs }] of state.files) {
       this.files.set(name, { handle: undefined, size, lastWrite: mtimeMs });
     }
@@ -110,8 +110,8 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
    * it came back, or a checkpoint older than its eviction) may be below the floor it left with, and
    * the higher of the two holds.
    */
-  async restore(source: string): Promise<void> {
-    const floor = await this.floors.floor(source);
+  restore(source: string): void {
+    const floor = this.floors.floor(source);
     if (floor !== undefined) this.held.restore(source, { floor });
   }
 
@@ -178,6 +178,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
       await file.handle?.close().catch(() => undefined);
       file.handle = undefined;
     }
+    this.floors.close();
   }
 
   /** Flushes what is buffered now; resolves after it (and any flush before it) settled. */
