@@ -42,6 +42,7 @@ module.exports = {
       rootDir: '.',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.int-spec.ts'],
+      globalSetup: '<rootDir>/test/support/services-idle.cjs',
       transform,
       moduleNameMapper,
       extensionsToTreatAsEsm: ['.ts'],

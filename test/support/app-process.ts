@@ -50,20 +50,30 @@ export class AppProcess {
     child.stderr?.pipe(log);
     this.child = child;
     this.exited = once(child, 'exit').then(([code]) => code as number | null);
-    await waitFor(
-      async () => (await this.get('/health/live')).status === 200,
-      30_000,
-      `${this.name} to start`,
-      () => (this.child?.exitCode !== null ? `${this.name} exited with ${String(this.child?.exitCode)}` : undefined),
-    );
+    try {
+      await waitFor(
+        async () => (await this.get('/health/live')).status === 200,
+        30_000,
+        `${this.name} to start`,
+        () => (this.child?.exitCode !== null ? `${this.name} exited with ${String(this.child?.exitCode)}` : undefined),
+      );
+    } catch (error) {
+      await this.kill(); // never leave a half-started app consuming behind the next spec
+      throw error;
+    }
     return this;
   }
 
-  /** SIGTERM and wait for a clean exit; returns the exit code. */
+  /** SIGTERM and wait for a clean exit; returns the exit code. Past the timeout: SIGKILL, then throws. */
   async stop(timeoutMs = 30_000): Promise<number | null> {
     if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
     this.child.kill('SIGTERM');
-    return withTimeout(this.exited as Promise<number | null>, timeoutMs, `${this.name} to stop`);
+    try {
+      return await withTimeout(this.exited as Promise<number | null>, timeoutMs, `${this.name} to stop`);
+    } catch (error) {
+      await this.kill();
+      throw error;
+    }
   }
 
   /** SIGKILL: a crash, nothing flushed. */
