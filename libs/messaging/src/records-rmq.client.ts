@@ -20,6 +20,8 @@ export interface RecordsClientOptions {
 export class RecordsRmqClient extends ClientRMQ {
   private readonly returned = new Set<string>();
   private sequence = 0;
+  /** The publishing channel is set up on the current connection: the topology is declared. */
+  private channelReady = false;
 
   constructor(private readonly settings: RecordsClientOptions) {
     super({
@@ -34,7 +36,11 @@ export class RecordsRmqClient extends ClientRMQ {
   override createChannel(): Promise<void> {
     return new Promise((resolve) => {
       // Nest types its connection manager as `any`; it is amqp-connection-manager's.
-      this.channel = (this.client as AmqpConnectionManager).createChannel({
+      const manager = this.client as AmqpConnectionManager;
+      manager.on('disconnect', () => {
+        this.channelReady = false;
+      });
+      this.channel = manager.createChannel({
         json: false,
         confirm: true,
         publishTimeout: this.settings.publishTimeoutMs,
@@ -51,6 +57,7 @@ export class RecordsRmqClient extends ClientRMQ {
       const id = message.properties.messageId as string | undefined;
       if (id) this.returned.add(id);
     });
+    this.channelReady = true;
     resolve();
   }
 
@@ -79,9 +86,13 @@ export class RecordsRmqClient extends ClientRMQ {
     }
   }
 
-  /** Whether the underlying AMQP connection is up right now. */
-  isConnected(): boolean {
+  /**
+   * Whether records can be published right now: the AMQP connection is up and the channel on it is
+   * set up, the topology declared (the connection alone is up a moment earlier, before a queue may
+   * be bound).
+   */
+  isReady(): boolean {
     const manager = this.client as { isConnected?: () => boolean } | null;
-    return manager?.isConnected?.() ?? false;
+    return this.channelReady && (manager?.isConnected?.() ?? false);
   }
 }

@@ -33,7 +33,7 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   get connected(): boolean {
-    return this.client.isConnected();
+    return this.client.isReady();
   }
 
   /** Whether the broker confirmed this record (in this process's lifetime). */
