@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import type { FilterToSenderFrame } from '@dataflow/contracts';
+import type { DataRecord, FilterToSenderFrame } from '@dataflow/contracts';
 import { AppProcess, LOG_DIR, sleep, waitFor } from '../support/app-process';
 import { makeRecord } from '../support/records';
 
@@ -267,6 +267,27 @@ describe('bounds on what one ingest client can cost the filter', () => {
     // Once acknowledged, the allowance is back.
     client.socket.send(JSON.stringify({ event: 'records', data: records.slice(1000) }));
     await waitFor(() => client.acked(source).length === 1100, 10_000, 'the resent records acknowledged');
+    await client.close();
+  });
+
+  it('counts each distinct source of a waiting frame against INGEST_MAX_PENDING_RECORDS (RATE_LIMITED)', async () => {
+    const client = await Client.open(PORT);
+    const run = `bounds-sources-${Date.now().toString(36)}`;
+    const fromSources = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => makeRecord(`${run}-${from + i}`, 1, 10));
+    const first = fromSources(1, 50); // 50 records + 16 for the frame + 50 × 16 for its sources wait
+    const manySources = fromSources(51, 20); // + 20 + 16 + 320: over 1100
+    const oneSource = Array.from({ length: 20 }, (_, i) => makeRecord(`${run}-one`, i + 1, 10)); // + 20 + 16 + 16
+    const ackedAll = (records: readonly DataRecord[]) => records.every((r) => client.acked(r.source).includes(r.seq));
+    for (const frame of [first, manySources, oneSource])
+      client.socket.send(JSON.stringify({ event: 'records', data: frame }));
+    await waitFor(() => ackedAll(first) && ackedAll(oneSource) && client.errors().length === 1, 10_000, 'answers');
+    expect(client.errors()[0]?.data.code).toBe('RATE_LIMITED');
+    expect(client.errors()[0]?.data.message).toMatch(/sources waiting/);
+    expect(manySources.some((r) => client.acked(r.source).length > 0)).toBe(false);
+    // Once the others are acknowledged, the allowance is back.
+    client.socket.send(JSON.stringify({ event: 'records', data: manySources }));
+    await waitFor(() => ackedAll(manySources), 10_000, 'the resent records acknowledged');
     await client.close();
   });
 

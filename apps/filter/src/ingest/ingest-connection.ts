@@ -32,6 +32,15 @@ export const FRAME_BURST_SECONDS = 10;
  */
 export const PENDING_FRAME_COST = 16;
 
+/**
+ * What each distinct source of a waiting frame costs besides its records, in records: its hand-off
+ * (pipeline, span, promises, ledger and held-seq entries) is about 5 KB while it waits, and it
+ * cannot leave memory (see SourceEviction) before it is settled. A frame of a thousand new sources
+ * costs as much as seventeen thousand records of one, so a sender of many distinct sources cannot
+ * pile up per-source state faster than its hand-offs finish.
+ */
+export const PENDING_SOURCE_COST = 16;
+
 /** How long a connection closed for a bound may take to finish the close handshake. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -52,6 +61,8 @@ export class IngestConnection {
   private pending = 0;
   /** Frames of this connection not yet answered. */
   private pendingFrames = 0;
+  /** {@link PENDING_SOURCE_COST} for each source of each frame not yet answered. */
+  private pendingSourceCost = 0;
   /** RATE_LIMITED answers this connection may get per second before it is closed for ignoring them. */
   private readonly refusals: TokenBucket;
   private readingStopped = false;
@@ -122,8 +133,12 @@ export class IngestConnection {
    * per second, not what piles up when the sinks are slower than that: without this bound a
    * sender that does not wait for its acks would grow the filter's queues without end.
    */
-  admits(count: number): boolean {
-    return this.pending + count + this.pendingFrames * PENDING_FRAME_COST <= this.limits.maxPendingRecords;
+  admits(count: number, sources = 0): boolean {
+    // Nothing else of the connection waits: one frame is always taken, whatever it costs (a bound
+    // set lower than a frame of many sources must not stall its sender for ever).
+    if (this.pending === 0 && this.pendingSourceCost === 0 && this.pendingFrames <= 1) return true;
+    const waiting = this.pending + this.pendingFrames * PENDING_FRAME_COST + this.pendingSourceCost;
+    return waiting + count + sources * PENDING_SOURCE_COST <= this.limits.maxPendingRecords;
   }
 
   /** A frame arrived; {@link frameSettled} when it is answered (acked, refused or failed). */
@@ -131,8 +146,15 @@ export class IngestConnection {
     this.pendingFrames++;
   }
 
-  frameSettled(): void {
+  /** A frame's records of `sources` distinct sources were taken: they cost until it is answered. */
+  sourcesTaken(sources: number): void {
+    this.pendingSourceCost += sources * PENDING_SOURCE_COST;
+  }
+
+  /** The frame is answered; `sources` as given to {@link sourcesTaken} (0 if nothing was taken). */
+  frameSettled(sources = 0): void {
     this.pendingFrames = Math.max(0, this.pendingFrames - 1);
+    this.pendingSourceCost = Math.max(0, this.pendingSourceCost - sources * PENDING_SOURCE_COST);
   }
 
   /**

@@ -27,8 +27,9 @@ export class IngestService {
     const span = startSpan('records receive', { kind: SpanKind.CONSUMER }, parent);
     span.setAttribute('dataflow.frame.records', items.length);
     connection.frameStarted();
+    let sources = 0;
     const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) => {
-      connection.frameSettled();
+      connection.frameSettled(sources);
       this.metrics.frameHandled(outcome, seconds);
     });
     if (!connection.admits(items.length)) {
@@ -57,10 +58,24 @@ export class IngestService {
       if (result.ok) valid.push(result.record);
       else refused.add(result);
     }
+    const distinct = distinctSources(valid);
+    if (!connection.admits(valid.length, distinct)) {
+      // Many new sources at once: their state would pile up faster than hand-offs finish.
+      frame.hold();
+      frame.settle('refused');
+      this.refusals.refuse(connection, {
+        code: 'RATE_LIMITED',
+        message:
+          'the records and sources waiting for their hand-off are over INGEST_MAX_PENDING_RECORDS; wait for acks and resend',
+      });
+      return;
+    }
     this.refusals.refuseRecords(connection, refused);
     this.metrics.recordsProcessed('ingest', 'accepted', valid.length);
     this.metrics.recordsProcessed('ingest', 'rejected', items.length - valid.length);
     if (valid.length > 0) {
+      sources = distinct;
+      connection.sourcesTaken(sources);
       connection.taken(valid.length);
       this.pipeline.accept(connection, valid, frame);
     } else {
@@ -68,4 +83,11 @@ export class IngestService {
       frame.settle('refused');
     }
   }
+}
+
+function distinctSources(records: readonly DataRecord[]): number {
+  if (records.length < 2) return records.length;
+  const sources = new Set<string>();
+  for (const record of records) sources.add(record.source);
+  return sources.size;
 }
