@@ -1,12 +1,8 @@
 import { Db, MongoClient } from 'mongodb';
 import type { NestedDocument } from '@dataflow/contracts';
-import {
-  INSERT_CHUNK,
-  MongoNestingDocuments,
-  TAILS_COLLECTION,
-} from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import { INSERT_CHUNK, MongoNestingDocuments } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import { openNestingDatabase } from '../support/nesting-database';
 import { makeRecord } from '../support/records';
-import { MONGODB_URL } from '../support/stores';
 
 /**
  * The ordered insert the nesting relies on, against the real server: it must stop at the first
@@ -19,15 +15,7 @@ describe('mongo-writer documents: an ordered insert stops at the first existing 
   let documents: MongoNestingDocuments;
 
   beforeAll(async () => {
-    const url = new URL(MONGODB_URL);
-    url.pathname = '/dataflow_nesting_documents';
-    client = await MongoClient.connect(url.toString(), { serverSelectionTimeoutMS: 5000 });
-    db = client.db();
-    await db.dropDatabase();
-    documents = new MongoNestingDocuments(
-      db.collection('data_records') as unknown as ConstructorParameters<typeof MongoNestingDocuments>[0],
-      db.collection(TAILS_COLLECTION) as unknown as ConstructorParameters<typeof MongoNestingDocuments>[1],
-    );
+    ({ client, db, documents } = await openNestingDatabase('dataflow_nesting_documents'));
   });
 
   afterAll(async () => {

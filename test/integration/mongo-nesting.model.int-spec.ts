@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { Db, MongoClient } from 'mongodb';
 import { DataRecord, NestedDocument, nestStream } from '@dataflow/contracts';
-import { MongoNestingDocuments, TAILS_COLLECTION } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import { TAILS_COLLECTION } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
 import type { NestingDocuments } from '../../apps/mongo-writer/src/storage/nesting-documents';
 import { NestingWriter } from '../../apps/mongo-writer/src/storage/nesting-writer';
 import { prng } from '../support/prng';
 import { recordWithHash } from '../support/records';
-import { MONGODB_URL } from '../support/stores';
+import { openNestingDatabase } from '../support/nesting-database';
 
 /**
  * The mongo-writer's nesting against the real FerretDB, as a model: random streams (long runs of
@@ -207,15 +207,7 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
   let real: NestingDocuments;
 
   beforeAll(async () => {
-    const url = new URL(MONGODB_URL);
-    url.pathname = `/${DATABASE}`;
-    client = await MongoClient.connect(url.toString(), { serverSelectionTimeoutMS: 5000 });
-    db = client.db();
-    await db.dropDatabase();
-    real = new MongoNestingDocuments(
-      db.collection('data_records') as unknown as ConstructorParameters<typeof MongoNestingDocuments>[0],
-      db.collection(TAILS_COLLECTION) as unknown as ConstructorParameters<typeof MongoNestingDocuments>[1],
-    );
+    ({ client, db, documents: real } = await openNestingDatabase(DATABASE));
   });
 
   afterAll(async () => {

@@ -18,6 +18,22 @@ function setUp(maxSources: number, idleMs: number, busy = new Set<string>()) {
   return { eviction, persisted, forgotten };
 }
 
+/** An eviction whose floor writes wait until `release` is called (a sweep caught mid-write). */
+function setUpHeldPersist() {
+  let release: () => void = () => undefined;
+  const forgotten: string[] = [];
+  const eviction = new SourceEviction(
+    { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
+    {
+      isClean: () => true,
+      persist: () => new Promise<void>((resolve) => (release = resolve)),
+      forget: (source) => forgotten.push(source),
+      sweepFailed: () => undefined,
+    },
+  );
+  return { eviction, forgotten, release: () => release() };
+}
+
 describe('SourceEviction', () => {
   it('evicts the least recently used clean sources beyond the count, floors first', async () => {
     const busy = new Set(['a']);
@@ -39,17 +55,7 @@ describe('SourceEviction', () => {
   });
 
   it('keeps a source used again while its floor was being written', async () => {
-    let release: () => void = () => undefined;
-    const forgotten: string[] = [];
-    const eviction = new SourceEviction(
-      { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
-      {
-        isClean: () => true,
-        persist: () => new Promise<void>((resolve) => (release = resolve)),
-        forget: (source) => forgotten.push(source),
-        sweepFailed: () => undefined,
-      },
-    );
+    const { eviction, forgotten, release } = setUpHeldPersist();
     eviction.touch('a', 0);
     const sweeping = eviction.sweep(5000);
     eviction.touch('a', 5001);
@@ -59,17 +65,7 @@ describe('SourceEviction', () => {
   });
 
   it('keeps a source used while its floor was being written even within the same millisecond', async () => {
-    let release: () => void = () => undefined;
-    const forgotten: string[] = [];
-    const eviction = new SourceEviction(
-      { maxSources: 100, idleMs: 1000, sweepMs: 1000 },
-      {
-        isClean: () => true,
-        persist: () => new Promise<void>((resolve) => (release = resolve)),
-        forget: (source) => forgotten.push(source),
-        sweepFailed: () => undefined,
-      },
-    );
+    const { eviction, forgotten, release } = setUpHeldPersist();
     eviction.touch('a', 0);
     eviction.touch('b', 0);
     const sweeping = eviction.sweep(5000);
