@@ -26,7 +26,8 @@ stop_all() {
 trap stop_all INT TERM
 
 for app in "${APPS[@]}"; do
-  node "dist/apps/$app/apps/$app/src/main.js" >>"$LOG_DIR/$app.log" 2>&1 &
+  # The semi-space cap is the apps' memory policy (libs/config/src/heap-policy.ts).
+  node --max-semi-space-size=8 "dist/apps/$app/apps/$app/src/main.js" >>"$LOG_DIR/$app.log" 2>&1 &
   pids+=("$!")
   echo "[system] started $app (pid $!, log $LOG_DIR/$app.log)"
   # The writers and the filter declare the topology before the generator sends anything.

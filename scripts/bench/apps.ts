@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
+import { appNodeArgs } from '../../libs/config/src/heap-policy';
 import { parsePrometheus, Sample, sleep, waitFor } from './util';
 
 export type AppName = 'generator' | 'filter' | 'db-writer' | 'mongo-writer';
@@ -46,7 +47,7 @@ export class BenchApp {
   async start(timeoutMs = 60_000): Promise<void> {
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     this.startedAt = Date.now();
-    const child = spawn(process.execPath, [...this.nodeArgs, this.entry], {
+    const child = spawn(process.execPath, [...appNodeArgs(), ...this.nodeArgs, this.entry], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

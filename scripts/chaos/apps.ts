@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { appNodeArgs } from '../../libs/config/src/heap-policy';
 import { pause, waitUntil } from './wait';
 
 export type AppName = 'generator' | 'filter' | 'db-writer' | 'mongo-writer';
@@ -76,7 +77,7 @@ export class ChaosApp {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.starts++;
     this.log.write(`\n===== chaos: start #${this.starts} of ${this.name} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [entryPoint(appOf(this.name))], {
+    const child = spawn(process.execPath, [...appNodeArgs(), entryPoint(appOf(this.name))], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

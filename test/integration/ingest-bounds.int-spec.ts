@@ -275,9 +275,9 @@ describe('bounds on what one ingest client can cost the filter', () => {
     const run = `bounds-sources-${Date.now().toString(36)}`;
     const fromSources = (from: number, count: number) =>
       Array.from({ length: count }, (_, i) => makeRecord(`${run}-${from + i}`, 1, 10));
-    const first = fromSources(1, 50); // 50 records + 16 for the frame + 50 × 16 for its sources wait
-    const manySources = fromSources(51, 20); // + 20 + 16 + 320: over 1100
-    const oneSource = Array.from({ length: 20 }, (_, i) => makeRecord(`${run}-one`, i + 1, 10)); // + 20 + 16 + 16
+    const first = fromSources(1, 12); // 12 records + 16 for the frame + 12 × 64 for its sources: 796 wait
+    const manySources = fromSources(13, 5); // + 5 + 16 + 5 × 64: 1137, over 1100
+    const oneSource = Array.from({ length: 20 }, (_, i) => makeRecord(`${run}-one`, i + 1, 10)); // + 20 + 16 + 64: 896
     const ackedAll = (records: readonly DataRecord[]) => records.every((r) => client.acked(r.source).includes(r.seq));
     for (const frame of [first, manySources, oneSource])
       client.socket.send(JSON.stringify({ event: 'records', data: frame }));

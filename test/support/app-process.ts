@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { appNodeArgs } from '../../libs/config/src/heap-policy';
 
 export type AppName = 'generator' | 'filter' | 'db-writer' | 'mongo-writer';
 
@@ -36,7 +37,7 @@ export class AppProcess {
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(join(LOG_DIR, `${this.name}-${this.port}.log`), { flags: 'a' });
     const entry = join(process.cwd(), 'dist', 'apps', this.name, 'apps', this.name, 'src', 'main.js');
-    const child = spawn(process.execPath, [entry], {
+    const child = spawn(process.execPath, [...appNodeArgs(), entry], {
       env: {
         ...process.env,
         NODE_ENV: 'test',

@@ -1,11 +1,12 @@
 import { ConfigService } from '@nestjs/config';
 import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, StartupError } from './config-error';
+import { applyHeapPolicy } from './heap-policy';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
- * Runs an app's bootstrap. Apps build their root module with `forRoot()` inside `bootstrap`, and
+ * Runs an app's bootstrap, under the apps' memory policy (see applyHeapPolicy). Apps build their root module with `forRoot()` inside `bootstrap`, and
  * `ConfigModule.forRoot` validates the environment right then: a bad value surfaces here and is
  * printed as one line instead of a stack trace.
  *
@@ -16,6 +17,7 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * bound their own drains by SHUTDOWN_TIMEOUT_SECONDS), exits 1 at once.
  */
 export function runApp(app: string, bootstrap: () => Promise<INestApplicationContext>): void {
+  applyHeapPolicy();
   bootstrap()
     .then((instance) => {
       const seconds = instance.get(ConfigService).get<number>('SHUTDOWN_TIMEOUT_SECONDS') ?? 20;

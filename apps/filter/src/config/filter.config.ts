@@ -64,7 +64,8 @@ export const filterEnv = z
     INGEST_MAX_SEND_BUFFER_BYTES: integer(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     /**
      * Records of one connection waiting for their hand-off (accepted, not yet acknowledged), each
-     * waiting frame counted as 16 more; a frame beyond it gets RATE_LIMITED. Above the generator's
+     * waiting frame counted as 16 more and each of its distinct sources as 64; a frame beyond it
+     * gets RATE_LIMITED. Above the generator's
      * own window (32 frames of 1000 records).
      */
     INGEST_MAX_PENDING_RECORDS: integer(50_000, 1_000, 10_000_000),

@@ -20,14 +20,14 @@ function connection(maxPendingRecords: number): IngestConnection {
 
 describe('IngestConnection pending allowance', () => {
   it('counts each distinct source of a waiting frame, and gives it back when the frame is answered', () => {
-    const c = connection(20_000);
+    const c = connection(80_000);
     c.frameStarted();
     expect(c.admits(1000, 1000)).toBe(true); // nothing else waits: one frame is always taken
     c.sourcesTaken(1000);
     c.taken(1000);
     c.frameStarted();
-    // Waiting: 1,000 records, 2 frames, 1,000 sources = 17,032. The same records from one source
-    // fit under 20,000; from a thousand new sources they do not.
+    // Waiting: 1,000 records, 2 frames (16 each), 1,000 sources (64 each) = 65,032. The same records
+    // from one source fit under 80,000; from a thousand new sources they do not.
     expect(c.admits(1000, 1)).toBe(true);
     expect(c.admits(1000, 1000)).toBe(false);
     c.frameSettled(0); // the second frame was refused

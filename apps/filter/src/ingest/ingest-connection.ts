@@ -33,13 +33,16 @@ export const FRAME_BURST_SECONDS = 10;
 export const PENDING_FRAME_COST = 16;
 
 /**
- * What each distinct source of a waiting frame costs besides its records, in records: its hand-off
- * (pipeline, span, promises, ledger and held-seq entries) is about 5 KB while it waits, and it
- * cannot leave memory (see SourceEviction) before it is settled. A frame of a thousand new sources
- * costs as much as seventeen thousand records of one, so a sender of many distinct sources cannot
- * pile up per-source state faster than its hand-offs finish.
+ * What each distinct source of a waiting frame costs besides its records, in records. Its hand-off
+ * (pipeline, span, promises, ledger and held-seq entries, a publish, a file append, an ack frame)
+ * is about 5 KB while it waits and cannot leave memory (see SourceEviction) before it is settled,
+ * and its completion is a fixed piece of event-loop work: the hand-offs of a connection's waiting
+ * sources finish together, on one turn of the loop, when the broker confirms and the file flushes.
+ * At 64, the default INGEST_MAX_PENDING_RECORDS lets about 780 sources of one connection wait, so
+ * that turn stays near 25 ms (`npm run attack`, distinct-sources), while a frame of a thousand
+ * records of one source costs what it did.
  */
-export const PENDING_SOURCE_COST = 16;
+export const PENDING_SOURCE_COST = 64;
 
 /** How long a connection closed for a bound may take to finish the close handshake. */
 const CLOSE_GRACE_MS = 1000;

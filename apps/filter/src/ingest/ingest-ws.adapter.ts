@@ -64,6 +64,11 @@ export class IngestWsAdapter extends WsAdapter {
       ...options,
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
+      // One frame of a connection per turn of the event loop: ws would otherwise emit every frame
+      // of a read (libuv reads up to 2 MiB at once) in one go, and a sender of many small frames
+      // would hold the loop for hundreds of ms, health probes included. While a frame waits for its
+      // turn, ws stops reading that socket.
+      allowSynchronousEvents: false,
       verifyClient: (info: { req: IncomingMessage }, callback: VerifyCallback) => this.verify(info.req, callback),
     });
   }
