@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteSource, readFileSinkDir, readMongo, readPostgres } from '../chaos/reconcile';
-import { BenchApp, entryPoint } from '../bench/apps';
+import { AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from '../bench/check';
 import { errorText, metricSum, percentiles, sleep, waitFor } from '../bench/util';
 import { type AttackerOptions, type AttackerStats, type PatternName, PATTERNS } from './patterns';
@@ -58,35 +58,36 @@ export interface PatternResult {
 }
 
 /** Every app process a pattern started and has not stopped yet: killed if the runner is interrupted. */
-export const runningApps = new Set<BenchApp>();
+export const runningApps = new Set<AppProcess>();
 
 const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 const defined = <T>(values: Array<T | undefined>): T[] => values.filter((v): v is T => v !== undefined);
 
 /** The writers, shared by every pattern (their counters only ever grow). */
-export function startWriters(settings: AttackSettings): { db: BenchApp; mongo: BenchApp } {
+export function startWriters(settings: AttackSettings): { db: AppProcess; mongo: AppProcess } {
   const logDir = join(settings.runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const common = { NODE_ENV: 'production', LOG_LEVEL: 'info', RABBITMQ_URL: settings.rabbitmqUrl };
+  const writer = (app: 'db-writer' | 'mongo-writer', port: number, env: Record<string, string>): AppProcess =>
+    new AppProcess({
+      app,
+      port,
+      env: { NODE_ENV: 'production', LOG_LEVEL: 'info', RABBITMQ_URL: settings.rabbitmqUrl, ...env },
+      logFile: join(logDir, `${app}.log`),
+      dist: settings.dist,
+    });
   return {
-    db: new BenchApp(
-      'db-writer',
-      settings.basePort + 2,
-      entryPoint(settings.dist, 'db-writer'),
-      { ...common, DB_WRITER_PORT: String(settings.basePort + 2), DATABASE_URL: settings.databaseUrl },
-      join(logDir, 'db-writer.log'),
-    ),
-    mongo: new BenchApp(
-      'mongo-writer',
-      settings.basePort + 3,
-      entryPoint(settings.dist, 'mongo-writer'),
-      { ...common, MONGO_WRITER_PORT: String(settings.basePort + 3), MONGODB_URL: settings.mongodbUrl },
-      join(logDir, 'mongo-writer.log'),
-    ),
+    db: writer('db-writer', settings.basePort + 2, {
+      DB_WRITER_PORT: String(settings.basePort + 2),
+      DATABASE_URL: settings.databaseUrl,
+    }),
+    mongo: writer('mongo-writer', settings.basePort + 3, {
+      MONGO_WRITER_PORT: String(settings.basePort + 3),
+      MONGODB_URL: settings.mongodbUrl,
+    }),
   };
 }
 
-async function writerStored(app: BenchApp): Promise<number | undefined> {
+async function writerStored(app: AppProcess): Promise<number | undefined> {
   const samples = await app.metrics();
   if (!samples) return undefined;
   return (
@@ -131,7 +132,7 @@ function startAttacker(options: AttackerOptions, logFile: string): { stop: () =>
 }
 
 /** Rejections and refused connections the filter counted, by reason. */
-async function filterCounters(filter: BenchApp): Promise<Record<string, number>> {
+async function filterCounters(filter: AppProcess): Promise<Record<string, number>> {
   const samples = (await filter.metrics(5000)) ?? [];
   const counters: Record<string, number> = {};
   for (const sample of samples) {
@@ -154,7 +155,7 @@ async function filterCounters(filter: BenchApp): Promise<Record<string, number>>
 export async function runPattern(
   pattern: PatternName,
   settings: AttackSettings,
-  writers: { db: BenchApp; mongo: BenchApp },
+  writers: { db: AppProcess; mongo: AppProcess },
 ): Promise<PatternResult> {
   const dir = join(settings.runDir, pattern);
   const outputDir = join(dir, 'filtered');
@@ -167,11 +168,11 @@ export async function runPattern(
   const source = `attack-${pattern}-${Date.now().toString(36)}`;
   const limit = Math.round(settings.rate * (settings.warmupS + settings.baselineS + settings.seconds));
 
-  const filter = new BenchApp(
-    'filter',
-    filterPort,
-    entryPoint(settings.dist, 'filter'),
-    {
+  const filter = new AppProcess({
+    app: 'filter',
+    port: filterPort,
+    dist: settings.dist,
+    env: {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       LISTEN_HOST: '127.0.0.1',
@@ -182,14 +183,14 @@ export async function runPattern(
       INGEST_TOKEN: ingestToken,
       FILTER_ADMIN_TOKEN: adminToken,
     },
-    join(dir, 'filter.log'),
-    settings.filterNodeArgs,
-  );
-  const generator = new BenchApp(
-    'generator',
-    settings.basePort,
-    entryPoint(settings.dist, 'generator'),
-    {
+    logFile: join(dir, 'filter.log'),
+    nodeArgs: settings.filterNodeArgs,
+  });
+  const generator = new AppProcess({
+    app: 'generator',
+    port: settings.basePort,
+    dist: settings.dist,
+    env: {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       GENERATOR_PORT: String(settings.basePort),
@@ -200,8 +201,8 @@ export async function runPattern(
       FILTER_WS_URL: `ws://127.0.0.1:${filterPort}/ingest`,
       INGEST_TOKEN: ingestToken,
     },
-    join(dir, 'generator.log'),
-  );
+    logFile: join(dir, 'generator.log'),
+  });
 
   const queueStart = {
     db: (await writerStored(writers.db)) ?? 0,
@@ -231,8 +232,8 @@ export async function runPattern(
 }
 
 interface PatternApps {
-  readonly filter: BenchApp;
-  readonly generator: BenchApp;
+  readonly filter: AppProcess;
+  readonly generator: AppProcess;
   readonly dir: string;
   readonly outputDir: string;
   readonly source: string;
@@ -245,7 +246,7 @@ interface PatternApps {
 async function attackWith(
   pattern: PatternName,
   settings: AttackSettings,
-  writers: { db: BenchApp; mongo: BenchApp },
+  writers: { db: AppProcess; mongo: AppProcess },
   { filter, generator, dir, outputDir, source, limit, queueStart, ingestToken, adminToken }: PatternApps,
 ): Promise<PatternResult> {
   const { log } = settings;

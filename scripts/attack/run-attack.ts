@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { missingBuilds } from '../bench/apps';
+import { missingBuilds } from '../kit/app-process';
 import { errorText } from '../bench/util';
 import { type AttackSettings, type PatternResult, runningApps, runPattern, startWriters } from './pattern-run';
 import { PATTERN_NAMES, type PatternName } from './patterns';

@@ -1,4 +1,4 @@
-import type { BenchApp } from '../bench/apps';
+import type { AppProcess } from '../kit/app-process';
 import { metricSum, metricValue, processUsage, sleep } from '../bench/util';
 
 /** One sample of the filter and the valid generator, about once a second. */
@@ -34,8 +34,8 @@ export class Sampler {
   private readonly loops: Promise<void>[];
 
   constructor(
-    private readonly filter: BenchApp,
-    private readonly generator: BenchApp,
+    private readonly filter: AppProcess,
+    private readonly generator: AppProcess,
     private readonly origin: number,
   ) {
     this.loops = [this.sampleLoop(), this.probeLoop()];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { deleteSource, readFileSinkDir, readMongo, readPostgres, reconcile } from '../chaos/reconcile';
-import { APP_NAMES, AppName, BenchApp, entryPoint } from './apps';
+import { APP_NAMES, AppName, AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from './check';
 import {
   bucketDelta,
@@ -245,7 +245,7 @@ export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2
  * filter and writers, then checks that every acknowledged record was stored exactly once.
  */
 export class PipelineRun {
-  readonly apps: Record<AppName, BenchApp>;
+  readonly apps: Record<AppName, AppProcess>;
   readonly outputDir: string;
   private readonly token = randomBytes(16).toString('hex');
   private readonly generatorEnv: Record<string, string>;
@@ -274,15 +274,15 @@ export class PipelineRun {
     };
     const nodeArgs = (app: AppName): string[] =>
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`] : [];
-    const app = (app: AppName, env: Record<string, string>): BenchApp =>
-      new BenchApp(
+    const app = (app: AppName, env: Record<string, string>): AppProcess =>
+      new AppProcess({
         app,
-        port(app),
-        entryPoint(options.dist, app),
-        { ...common, ...env },
-        join(logDir, `${app}.log`),
-        app === 'generator' ? [] : nodeArgs(app),
-      );
+        port: port(app),
+        env: { ...common, ...env },
+        logFile: join(logDir, `${app}.log`),
+        dist: options.dist,
+        nodeArgs: app === 'generator' ? [] : nodeArgs(app),
+      });
     this.generatorEnv = {
       GENERATOR_PORT: String(port('generator')),
       FILTER_WS_URL: `ws://127.0.0.1:${port('filter')}/ingest`,
@@ -392,11 +392,11 @@ export class PipelineRun {
       1,
       Math.round(plan.rate * (plan.scrapeMs > 0 ? plan.durationS : plan.warmupS + plan.durationS + 5)),
     );
-    const generator = new BenchApp(
-      'generator',
-      this.apps.generator.port,
-      entryPoint(this.options.dist, 'generator'),
-      {
+    const generator = new AppProcess({
+      app: 'generator',
+      port: this.apps.generator.port,
+      dist: this.options.dist,
+      env: {
         NODE_ENV: 'production',
         LOG_LEVEL: 'info',
         SHUTDOWN_TIMEOUT_SECONDS: '30',
@@ -406,8 +406,8 @@ export class PipelineRun {
         GENERATOR_LIMIT: String(limit),
         GENERATOR_STATE_DIR: stateDir,
       },
-      this.apps.generator.logFile,
-    );
+      logFile: this.apps.generator.logFile,
+    });
     this.apps.generator = generator;
 
     const before = await this.snapshot(true);

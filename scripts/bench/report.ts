@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_NAMES } from './apps';
+import { APP_NAMES } from '../kit/app-process';
 import type { ProfileSummary } from './cpuprofile';
 import type { StepResult, TimelinePoint } from './pipeline';
 import type { RawResult } from './raw';

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { APP_NAMES, missingBuilds } from './apps';
+import { APP_NAMES, missingBuilds } from '../kit/app-process';
 import { formatProfile, ProfileSummary, summarizeProfile } from './cpuprofile';
 import { Phase, PipelineOptions, PipelineRun, StepPlan, StepResult, TimelinePoint } from './pipeline';
 import { RawOptions, RawResult, runRawStages } from './raw';

@@ -1,4 +1,4 @@
-import { metricSum as sumOfSamples, type Sample } from '../chaos/apps';
+import { metricSum as sumOfSamples, type Sample } from '../kit/prometheus';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export function sleep(ms: number): Promise<void> {
@@ -78,7 +78,7 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
 
 // ------------------------------------------------------------------ Prometheus text
 
-export { parsePrometheus, type Sample } from '../chaos/apps';
+export { parsePrometheus, type Sample } from '../kit/prometheus';
 
 /** Sum of the samples named `name` whose labels include all of `labels` (0 if none). */
 export function metricSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
-import { appOf, breakerStates, ChaosApp, INSTANCE_NAMES, InstanceName, metricSum, MONGO_WRITERS, Sample } from './apps';
+import { AppProcess } from '../kit/app-process';
+import { appOf, breakerStates, INSTANCE_NAMES, InstanceName, metricSum, MONGO_WRITERS, Sample } from './apps';
 import { DirectPublisher } from './direct-publisher';
 import type { ChaosOptions } from './options';
 import type { GeneratorLifetime, RouteWindow } from './reconcile';
 import { QueueProbe, RECORD_QUEUES, withTimeout } from './services';
-import { pause, runAborted } from './wait';
+import { pause, runAborted, runSignal } from './wait';
 
 const RECORDS = 'dataflow_records_total';
 
@@ -80,7 +81,7 @@ export interface FaultObservation {
  * whole run, the generator's lifetimes, and the observation of the fault in progress.
  */
 export class Pipeline {
-  readonly apps: Record<InstanceName, ChaosApp>;
+  readonly apps: Record<InstanceName, AppProcess>;
   /** Records of a source of its own published straight onto the exchange, in large messages. */
   readonly direct: DirectPublisher;
   /** While these windows were open the routing rules changed: records generated then may take either route. */
@@ -127,9 +128,17 @@ export class Pipeline {
       SHUTDOWN_TIMEOUT_SECONDS: '20',
       RABBITMQ_URL: options.rabbitmqUrl,
     };
-    const app = (name: InstanceName, env: Record<string, string>): ChaosApp =>
-      new ChaosApp(name, port(INSTANCE_NAMES.indexOf(name)), { ...common, ...env }, join(this.logDir, `${name}.log`));
-    const mongoWriter = (name: InstanceName): ChaosApp =>
+    const app = (name: InstanceName, env: Record<string, string>): AppProcess =>
+      new AppProcess({
+        app: appOf(name),
+        name,
+        port: port(INSTANCE_NAMES.indexOf(name)),
+        env: { ...common, ...env },
+        logFile: join(this.logDir, `${name}.log`),
+        detached: true,
+        signal: runSignal(),
+      });
+    const mongoWriter = (name: InstanceName): AppProcess =>
       app(name, {
         MONGO_WRITER_PORT: String(port(INSTANCE_NAMES.indexOf(name))),
         MONGODB_URL: options.mongodbUrl,
@@ -255,16 +264,17 @@ export class Pipeline {
   async sampleOnce(): Promise<void> {
     // Readiness once a second only: each failed check is logged by the app at error level.
     const checkReadiness = this.samples++ % 2 === 0;
-    const scrape = async (app: ChaosApp): Promise<[InstanceName, Sample[] | undefined, number]> => {
-      if (!app.running) return [app.name, undefined, -1];
+    const scrape = async (name: InstanceName): Promise<[InstanceName, Sample[] | undefined, number]> => {
+      const app = this.apps[name];
+      if (!app.running) return [name, undefined, -1];
       const [samples, ready] = await Promise.all([
         app.metrics(1000),
         checkReadiness ? app.get('/health/ready', 1000) : Promise.resolve({ status: 200 }),
       ]);
-      return [app.name, samples, ready.status];
+      return [name, samples, ready.status];
     };
     const [scraped, depths] = await Promise.all([
-      Promise.all(INSTANCE_NAMES.map((name) => scrape(this.apps[name]))),
+      Promise.all(INSTANCE_NAMES.map((name) => scrape(name))),
       this.probe.depths(RECORD_QUEUES),
     ]);
     const now = Date.now();

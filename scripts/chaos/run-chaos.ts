@@ -88,7 +88,7 @@ function portFree(port: number): Promise<boolean> {
 function lastLifetimeLog(file: string): string {
   if (!existsSync(file)) return '';
   const text = readFileSync(file, 'utf8');
-  const marker = text.lastIndexOf('===== chaos: start #');
+  const marker = text.lastIndexOf('===== start #');
   return marker >= 0 ? text.slice(marker) : text;
 }
 

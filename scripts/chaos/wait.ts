@@ -10,6 +10,11 @@ export function abortRun(reason: string): void {
   if (!controller.signal.aborted) controller.abort(new AbortedError(reason));
 }
 
+/** Aborted with the run (an AbortedError as its reason). */
+export function runSignal(): AbortSignal {
+  return controller.signal;
+}
+
 export function runAborted(): boolean {
   return controller.signal.aborted;
 }
