@@ -1,12 +1,13 @@
+import type { RouteName } from '@dataflow/contracts';
 import { CliError, describeError, EXIT_OK } from '../lib/errors';
 import { note, out } from '../lib/output';
 import { SseParser } from './sse';
-import { formatTailRecord, parseDropped, parseTailRecord, Route } from './tail-event';
+import { formatTailRecord, parseDropped, parseTailRecord } from './tail-event';
 
 export interface TailOptions {
   readonly filterUrl: string;
   readonly token: string | undefined;
-  readonly routes: ReadonlySet<Route> | undefined;
+  readonly routes: ReadonlySet<RouteName> | undefined;
   readonly json: boolean;
   /** Exit 0 after this many records were printed. */
   readonly count: number | undefined;

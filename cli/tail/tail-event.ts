@@ -1,32 +1,26 @@
-export const ROUTES = ['queue', 'file', 'both', 'drop'] as const;
-export type Route = (typeof ROUTES)[number];
+import { ROUTE_NAMES, type RouteName, type TailRecord } from '@dataflow/contracts';
 
-/** A record as it passed the filter, with the route its rules chose (the `record` event's data). */
-export interface TailRecord {
-  readonly source: string;
-  readonly seq: number;
-  readonly timestamp: number;
-  readonly randomValue: number;
-  readonly hashValue: string;
-  readonly route: Route;
-  readonly rule?: string;
-  readonly rulesVersion?: string;
-}
+/**
+ * A `record` event as the CLI shows it (CONTRACT's tail record); the rule and the rule set's
+ * version are shown when present, so an older filter's events still print.
+ */
+export type ShownRecord = Omit<TailRecord, 'rule' | 'rulesVersion'> &
+  Partial<Pick<TailRecord, 'rule' | 'rulesVersion'>>;
 
-export function parseRoutes(text: string): Set<Route> {
-  const routes = new Set<Route>();
+export function parseRoutes(text: string): Set<RouteName> {
+  const routes = new Set<RouteName>();
   for (const part of text.split(',').map((s) => s.trim())) {
     if (part.length === 0) continue;
-    if (!(ROUTES as readonly string[]).includes(part))
-      throw new Error(`unknown route "${part}" (use ${ROUTES.join(', ')})`);
-    routes.add(part as Route);
+    if (!(ROUTE_NAMES as readonly string[]).includes(part))
+      throw new Error(`unknown route "${part}" (use ${ROUTE_NAMES.join(', ')})`);
+    routes.add(part as RouteName);
   }
   if (routes.size === 0) throw new Error('no route given');
   return routes;
 }
 
 /** The `record` event's data, checked; undefined when it is not one. */
-export function parseTailRecord(data: string): TailRecord | undefined {
+export function parseTailRecord(data: string): ShownRecord | undefined {
   let value: unknown;
   try {
     value = JSON.parse(data);
@@ -42,7 +36,7 @@ export function parseTailRecord(data: string): TailRecord | undefined {
     typeof v.randomValue !== 'number' ||
     typeof v.hashValue !== 'string' ||
     typeof v.route !== 'string' ||
-    !(ROUTES as readonly string[]).includes(v.route)
+    !(ROUTE_NAMES as readonly string[]).includes(v.route)
   ) {
     return undefined;
   }
@@ -52,14 +46,14 @@ export function parseTailRecord(data: string): TailRecord | undefined {
     timestamp: v.timestamp,
     randomValue: v.randomValue,
     hashValue: v.hashValue,
-    route: v.route as Route,
+    route: v.route as RouteName,
     ...(typeof v.rule === 'string' ? { rule: v.rule } : {}),
     ...(typeof v.rulesVersion === 'string' ? { rulesVersion: v.rulesVersion } : {}),
   };
 }
 
 /** One line per record: time, identity, values, route and the rule that chose it. */
-export function formatTailRecord(record: TailRecord): string {
+export function formatTailRecord(record: ShownRecord): string {
   const time = Number.isFinite(record.timestamp) ? new Date(record.timestamp).toISOString() : String(record.timestamp);
   const rule =
     record.rule !== undefined

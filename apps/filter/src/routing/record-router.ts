@@ -1,7 +1,6 @@
-import type { DataRecord } from '@dataflow/contracts';
+import type { DataRecord, RouteName } from '@dataflow/contracts';
 
 export type SinkName = 'queue' | 'file';
-export type RouteName = 'queue' | 'file' | 'both' | 'drop';
 
 /** Where one record goes, and which rule of which rule set said so (shared, never mutated). */
 export interface RouteDecision {

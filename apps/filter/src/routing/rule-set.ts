@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { DataRecord } from '@dataflow/contracts';
-import type { RecordRouter, RouteDecision, RouteName, SinkName } from './record-router';
+import { ROUTE_NAMES, type DataRecord, type RouteName } from '@dataflow/contracts';
+import type { RecordRouter, RouteDecision, SinkName } from './record-router';
 
 /**
  * Routing rules as data. A rule set is an ordered list of rules and a default route; the first rule
@@ -46,13 +46,11 @@ export type Condition =
 /** Conditions are checked by {@link conditionProblems}, which names the exact place of a mistake. */
 const conditionSchema = z.custom<Condition>(() => true);
 
-const ROUTES = ['queue', 'file', 'both', 'drop'] as const;
-
 const ruleSchema = z
   .strictObject({
     name: NAME,
     when: conditionSchema,
-    route: z.enum(ROUTES),
+    route: z.enum(ROUTE_NAMES),
     reason: NAME.optional(),
   })
   .refine((rule) => rule.route !== 'drop' || rule.reason !== undefined, {

@@ -1,18 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { ServerResponse } from 'node:http';
-import type { DataRecord } from '@dataflow/contracts';
+import type { DataRecord, TailRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import type { FilterConfig } from '../config/filter.config';
 import { IngestRefusals } from '../ingest/ingest-refusals.service';
 import type { RouteDecision } from '../routing/record-router';
-
-/** What a tail client receives per record (`event: record`). */
-export interface TailEvent extends DataRecord {
-  readonly route: RouteDecision['route'];
-  readonly rule: string;
-  readonly rulesVersion: string;
-}
 
 interface Subscriber {
   readonly response: ServerResponse;
@@ -100,7 +93,7 @@ export class TailService implements BeforeApplicationShutdown {
     let chunk = '';
     records.forEach((record, index) => {
       const decision = decisions[index] as RouteDecision;
-      const event: TailEvent = {
+      const event: TailRecord = {
         source: record.source,
         seq: record.seq,
         timestamp: record.timestamp,
