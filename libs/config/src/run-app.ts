@@ -6,9 +6,10 @@ import { applyHeapPolicy } from './heap-policy';
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
- * Runs an app's bootstrap, under the apps' memory policy (see applyHeapPolicy). Apps build their root module with `forRoot()` inside `bootstrap`, and
- * `ConfigModule.forRoot` validates the environment right then: a bad value surfaces here and is
- * printed as one line instead of a stack trace.
+ * Runs an app's bootstrap, under the apps' memory policy (see applyHeapPolicy). Apps build their
+ * root module with `forRoot()` inside `bootstrap`, and `ConfigModule.forRoot` validates the
+ * environment right then: a bad value surfaces here and is printed as one line instead of a stack
+ * trace.
  *
  * SIGTERM or SIGINT closes the app (Nest runs every shutdown hook: intake stops, in-flight work
  * finishes or is handed back, buffers flush) and exits 0. Nest's own `enableShutdownHooks` would

@@ -65,8 +65,7 @@ export const filterEnv = z
     /**
      * Records of one connection waiting for their hand-off (accepted, not yet acknowledged), each
      * waiting frame counted as 16 more and each of its distinct sources as 64; a frame beyond it
-     * gets RATE_LIMITED. Above the generator's
-     * own window (32 frames of 1000 records).
+     * gets RATE_LIMITED. Above the generator's own window (32 frames of 1000 records).
      */
     INGEST_MAX_PENDING_RECORDS: integer(50_000, 1_000, 10_000_000),
     /** Nesting of a frame's JSON, checked before it is parsed; deeper frames close the connection with 1008. */
