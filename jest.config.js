@@ -1,7 +1,9 @@
 // @ts-check
 /**
- * Three tiers, one runner: `*.spec.ts` unit specs beside the code (pure logic, no I/O), and
- * `test/integration/**` specs that talk to the real RabbitMQ, PostgreSQL and FerretDB started by
+ * Three tiers, one runner: `*.spec.ts` unit specs beside the code (pure logic, no I/O);
+ * `test/module/**` specs that boot the apps' Nest modules in the test process (`@nestjs/testing`)
+ * against the real services and check their wiring; and `test/integration/**` specs that run the
+ * built apps as processes against the real RabbitMQ, PostgreSQL and FerretDB started by
  * `scripts/infra.sh up`. Nest 12 ships as ES modules; Node.js 24 can `require()` them and jest
  * does the same under --experimental-vm-modules (see package.json scripts).
  */
@@ -32,6 +34,17 @@ module.exports = {
       rootDir: '.',
       roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/cli'],
       testMatch: ['**/*.spec.ts'],
+      transform,
+      moduleNameMapper,
+      extensionsToTreatAsEsm: ['.ts'],
+    },
+    {
+      displayName: 'module',
+      testEnvironment: 'node',
+      rootDir: '.',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.module-spec.ts'],
+      globalSetup: '<rootDir>/test/support/services-idle.cjs',
       transform,
       moduleNameMapper,
       extensionsToTreatAsEsm: ['.ts'],

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runWriter } from '@dataflow/messaging';
-import { DbWriterModule } from './db-writer.module';
+import { runShell } from '@dataflow/app-shell';
+import { dbWriterApp } from './db-writer.module';
 
-runWriter('db-writer', () => DbWriterModule.forRoot(), 'DB_WRITER_PORT');
+runShell(dbWriterApp);

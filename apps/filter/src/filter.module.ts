@@ -1,16 +1,17 @@
-import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
-import { TerminusModule } from '@nestjs/terminus';
-import { validateEnv } from '@dataflow/config';
+import { type INestApplication, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppDefinition } from '@dataflow/app-shell';
 import { RecordsRmqClient } from '@dataflow/messaging';
-import { HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import type { PolicyCatalogue } from '@dataflow/resilience';
 import { FilterConfig, filterEnv } from './config/filter.config';
 import { FilterReadiness } from './health/filter.readiness';
 import { ConnectionRegistry } from './ingest/connection-registry.service';
 import { IngestRefusals } from './ingest/ingest-refusals.service';
 import { IngestGateway } from './ingest/ingest.gateway';
 import { IngestService } from './ingest/ingest.service';
+import { IngestWsAdapter } from './ingest/ingest-ws.adapter';
+import { INGEST_OPTIONS, type IngestOptions } from './ingest/ingest.options';
+import { filterOptionProviders } from './config/filter.options';
 import { RecordPipeline } from './pipeline/record-pipeline.service';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { RulesController } from './routing/rules.controller';
@@ -34,46 +35,56 @@ function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
   };
 }
 
-/** See GeneratorModule: a dynamic module so configuration errors surface as one line. */
+/** The filter's root module: what it holds is in {@link filterApp}; the `/tail` capacity middleware here. */
 @Module({})
 export class FilterModule implements NestModule {
-  static async forRoot(): Promise<DynamicModule> {
-    const config = await ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateEnv(filterEnv) });
-    return {
-      module: FilterModule,
-      imports: [
-        config,
-        ObservabilityModule.forRoot({ app: 'filter' }),
-        ResilienceModule.forRootAsync({ inject: [ConfigService], useFactory: policies }),
-        TerminusModule,
-      ],
-      controllers: [HealthController, RulesController, TailController],
-      providers: [
-        { provide: READINESS, useClass: FilterReadiness },
-        {
-          provide: RecordsRmqClient,
-          inject: [ConfigService],
-          useFactory: (c: ConfigService<FilterConfig, true>) =>
-            new RecordsRmqClient({
-              url: c.get('RABBITMQ_URL', { infer: true }),
-              publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
-            }),
-        },
-        RulesService,
-        TailService,
-        AdminTokenGuard,
-        QueueSink,
-        FileSink,
-        RecordPipeline,
-        IngestRefusals,
-        ConnectionRegistry,
-        IngestService,
-        IngestGateway,
-      ],
-    };
-  }
-
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(TailCapacityMiddleware).forRoutes('tail');
   }
 }
+
+/** `/ingest` is served by the filter's own WebSocket adapter: its caps apply before Nest sees a frame. */
+function useIngestAdapter(nest: INestApplication): void {
+  nest.useWebSocketAdapter(
+    new IngestWsAdapter(
+      nest,
+      nest.get<IngestOptions>(INGEST_OPTIONS),
+      nest.get(ConnectionRegistry),
+      nest.get(IngestRefusals),
+    ),
+  );
+}
+
+export const filterApp: AppDefinition<FilterConfig> = {
+  name: 'filter',
+  module: FilterModule,
+  env: filterEnv,
+  policies,
+  readiness: FilterReadiness,
+  portVariable: 'FILTER_PORT',
+  tokenVariables: ['INGEST_TOKEN', 'FILTER_ADMIN_TOKEN'],
+  controllers: [RulesController, TailController],
+  providers: [
+    ...filterOptionProviders,
+    {
+      provide: RecordsRmqClient,
+      inject: [ConfigService],
+      useFactory: (c: ConfigService<FilterConfig, true>) =>
+        new RecordsRmqClient({
+          url: c.get('RABBITMQ_URL', { infer: true }),
+          publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
+        }),
+    },
+    RulesService,
+    TailService,
+    AdminTokenGuard,
+    QueueSink,
+    FileSink,
+    RecordPipeline,
+    IngestRefusals,
+    ConnectionRegistry,
+    IngestService,
+    IngestGateway,
+  ],
+  configure: useIngestAdapter,
+};

@@ -1,9 +1,7 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
-import { TerminusModule } from '@nestjs/terminus';
-import { validateEnv } from '@dataflow/config';
-import { HealthController, ObservabilityModule, READINESS } from '@dataflow/observability';
-import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import { Module } from '@nestjs/common';
+import type { ConfigService } from '@nestjs/config';
+import type { AppDefinition } from '@dataflow/app-shell';
+import type { PolicyCatalogue } from '@dataflow/resilience';
 import { GeneratorConfig, generatorEnv } from './config/generator.config';
 import { FILTER_POLICY, FilterLink } from './delivery/filter-link.service';
 import { GeneratorService } from './generation/generator.service';
@@ -22,24 +20,17 @@ function policies(config: ConfigService<GeneratorConfig, true>): PolicyCatalogue
   };
 }
 
-/**
- * A dynamic module so the environment is validated when `forRoot()` runs inside the bootstrap
- * (where a bad value becomes one clear line), not while the file is being imported.
- */
+/** The generator's root module: what it holds is in {@link generatorApp}. */
 @Module({})
-export class GeneratorModule {
-  static async forRoot(): Promise<DynamicModule> {
-    const config = await ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateEnv(generatorEnv) });
-    return {
-      module: GeneratorModule,
-      imports: [
-        config,
-        ObservabilityModule.forRoot({ app: 'generator' }),
-        ResilienceModule.forRootAsync({ inject: [ConfigService], useFactory: policies }),
-        TerminusModule,
-      ],
-      controllers: [HealthController],
-      providers: [{ provide: READINESS, useClass: GeneratorReadiness }, SeqStore, FilterLink, GeneratorService],
-    };
-  }
-}
+export class GeneratorModule {}
+
+export const generatorApp: AppDefinition<GeneratorConfig> = {
+  name: 'generator',
+  module: GeneratorModule,
+  env: generatorEnv,
+  policies,
+  readiness: GeneratorReadiness,
+  portVariable: 'GENERATOR_PORT',
+  tokenVariables: ['INGEST_TOKEN'],
+  providers: [SeqStore, FilterLink, GeneratorService],
+};

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runWriter } from '@dataflow/messaging';
-import { MongoWriterModule } from './mongo-writer.module';
+import { runShell } from '@dataflow/app-shell';
+import { mongoWriterApp } from './mongo-writer.module';
 
-runWriter('mongo-writer', () => MongoWriterModule.forRoot(), 'MONGO_WRITER_PORT');
+runShell(mongoWriterApp);

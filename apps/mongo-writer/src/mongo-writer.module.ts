@@ -1,12 +1,9 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { MongooseModule } from '@nestjs/mongoose';
-import { TerminusModule } from '@nestjs/terminus';
-import { validateEnv } from '@dataflow/config';
 import { MONGO_QUEUE } from '@dataflow/contracts';
-import { prefetchFor, RecordsConsumer, writerProviders } from '@dataflow/messaging';
-import { HealthController, ObservabilityModule } from '@dataflow/observability';
-import { PolicyCatalogue, ResilienceModule } from '@dataflow/resilience';
+import { prefetchFor, writerApp } from '@dataflow/messaging';
+import type { PolicyCatalogue } from '@dataflow/resilience';
 import { MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
 import { MONGODB_POLICY } from './storage/mongodb.policy';
 import { DATA_DOCUMENT_MODEL, dataDocumentSchema } from './storage/data-document.schema';
@@ -35,47 +32,44 @@ function policies(config: ConfigService<MongoWriterConfig, true>): PolicyCatalog
   };
 }
 
-/** See GeneratorModule: a dynamic module so configuration errors surface as one line. */
+/** The mongo-writer's root module: what it holds is in {@link mongoWriterApp}. */
 @Module({})
-export class MongoWriterModule {
-  static async forRoot(): Promise<DynamicModule> {
-    const config = await ConfigModule.forRoot({ isGlobal: true, cache: true, validate: validateEnv(mongoWriterEnv) });
-    return {
-      module: MongoWriterModule,
-      imports: [
-        config,
-        ObservabilityModule.forRoot({ app: 'mongo-writer' }),
-        ResilienceModule.forRootAsync({ inject: [ConfigService], useFactory: policies }),
-        TerminusModule,
-        MongooseModule.forRootAsync({
-          inject: [ConfigService],
-          useFactory: (c: ConfigService<MongoWriterConfig, true>) => ({
-            uri: c.get('MONGODB_URL', { infer: true }),
-            serverSelectionTimeoutMS: 5000,
-            // Keep trying at start-up while MongoDB is not there yet (compose, Kubernetes).
-            retryAttempts: Number.MAX_SAFE_INTEGER,
-            retryDelay: 2000,
-            // Commands fail fast while the server is away; the policy retries them.
-            bufferCommands: false,
-            // A socket that stays silent this long is dropped (a hung server), not waited on forever.
-            socketTimeoutMS: c.get('MONGO_WRITER_WRITE_TIMEOUT_MS', { infer: true }) * 2,
-          }),
-        }),
-        MongooseModule.forFeature([{ name: DATA_DOCUMENT_MODEL, schema: dataDocumentSchema }]),
-      ],
-      controllers: [HealthController, RecordsConsumer],
-      providers: writerProviders(MongoRecordStore, (c: ConfigService<MongoWriterConfig, true>) => ({
-        rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
-        queue: MONGO_QUEUE,
-        prefetch: prefetchFor(
-          c.get('MONGO_WRITER_MAX_HELD_RECORDS', { infer: true }),
-          c.get('MONGO_WRITER_PREFETCH', { infer: true }),
-        ),
-        policy: MONGODB_POLICY,
-        batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
-        batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),
-        shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
-      })),
-    };
-  }
-}
+export class MongoWriterModule {}
+
+export const mongoWriterApp = writerApp<MongoWriterConfig>({
+  name: 'mongo-writer',
+  module: MongoWriterModule,
+  env: mongoWriterEnv,
+  policies,
+  portVariable: 'MONGO_WRITER_PORT',
+  imports: [
+    MongooseModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (c: ConfigService<MongoWriterConfig, true>) => ({
+        uri: c.get('MONGODB_URL', { infer: true }),
+        serverSelectionTimeoutMS: 5000,
+        // Keep trying at start-up while MongoDB is not there yet (compose, Kubernetes).
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryDelay: 2000,
+        // Commands fail fast while the server is away; the policy retries them.
+        bufferCommands: false,
+        // A socket that stays silent this long is dropped (a hung server), not waited on forever.
+        socketTimeoutMS: c.get('MONGO_WRITER_WRITE_TIMEOUT_MS', { infer: true }) * 2,
+      }),
+    }),
+    MongooseModule.forFeature([{ name: DATA_DOCUMENT_MODEL, schema: dataDocumentSchema }]),
+  ],
+  store: MongoRecordStore,
+  settings: (c: ConfigService<MongoWriterConfig, true>) => ({
+    rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
+    queue: MONGO_QUEUE,
+    prefetch: prefetchFor(
+      c.get('MONGO_WRITER_MAX_HELD_RECORDS', { infer: true }),
+      c.get('MONGO_WRITER_PREFETCH', { infer: true }),
+    ),
+    policy: MONGODB_POLICY,
+    batchSize: c.get('MONGO_WRITER_BATCH_SIZE', { infer: true }),
+    batchMs: c.get('MONGO_WRITER_BATCH_MS', { infer: true }),
+    shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
+  }),
+});

@@ -31,21 +31,8 @@ export class AcknowledgeInterceptor implements NestInterceptor {
     return from(this.settle(lastValueFrom(next.handle(), { defaultValue: undefined }), rmq, records));
   }
 
-  /** Runs in the message's trace context (see RecordsRmqServer), whose span it ends. */
+  /** Runs in the message's span (`@Traced` on the handler), which ends once the message is settled. */
   private async settle(handled: Promise<unknown>, rmq: RecordsContext, records: readonly DataRecord[]): Promise<void> {
-    const span = trace.getActiveSpan();
-    try {
-      await this.settleMessage(handled, rmq, records);
-    } finally {
-      span?.end();
-    }
-  }
-
-  private async settleMessage(
-    handled: Promise<unknown>,
-    rmq: RecordsContext,
-    records: readonly DataRecord[],
-  ): Promise<void> {
     try {
       await handled;
     } catch (error) {

@@ -1,11 +1,12 @@
-import { context, ROOT_CONTEXT, SpanStatusCode, type Context, type Link } from '@opentelemetry/api';
-import { contextWith, linkTo, startSpan } from '@dataflow/observability/tracing';
+import { context, type Context } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
 
 /** What the batcher tells the store about a batch besides its records (see RecordStore). */
 export interface BatchContext {
   /** Some message of the batch is a replayed dead letter. */
   readonly replayed: boolean;
+  /** The trace contexts of the batch's messages, in order (the store's span follows the first, links the rest). */
+  readonly traces: readonly Context[];
 }
 
 /** Under load a write takes up to this many batches' worth of records that arrived during the last one. */
@@ -174,40 +175,28 @@ export class DeliveryBatcher {
     });
   }
 
-  /**
-   * One write for the records of many messages: its span belongs to the first message's trace and
-   * links the others, so every message's trace leads to the write that stored it.
-   */
+  /** One write for the records of many messages. */
   private async write(batch: Entry[]): Promise<void> {
-    const [first, ...others] = batch;
-    const links = others.map((entry) => linkTo(entry.context)).filter((link): link is Link => link !== undefined);
-    const parent = first?.context ?? ROOT_CONTEXT;
-    const span = startSpan('records store', { links }, parent);
-    span.setAttribute('dataflow.messages', batch.length);
-    const signal = first?.signal;
-    await context.with(contextWith(span, parent), async () => {
-      const ended = whenAborted(signal);
-      try {
-        const storing = this.options.store(
-          batch.flatMap((entry) => entry.records),
-          { replayed: batch.some((entry) => entry.replayed) },
-          signal,
-        );
-        // A write abandoned below may still settle later: its outcome no longer matters.
-        storing.catch(() => undefined);
-        const outcome = await Promise.race([storing.then(() => 'stored' as const), ended.promise]);
-        if (outcome === 'ended') throw signal?.reason;
-        for (const entry of batch) entry.resolve();
-      } catch (error) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: asError(error).message });
-        if (signal?.aborted) for (const entry of batch) entry.reject(signal.reason);
-        else if (this.options.isPermanent(error)) await this.isolate(batch);
-        else this.fail(batch, signal, asError(error));
-      } finally {
-        ended.dispose();
-        span.end();
-      }
-    });
+    const signal = batch[0]?.signal;
+    const ended = whenAborted(signal);
+    try {
+      const storing = this.options.store(
+        batch.flatMap((entry) => entry.records),
+        { replayed: batch.some((entry) => entry.replayed), traces: batch.map((entry) => entry.context) },
+        signal,
+      );
+      // A write abandoned below may still settle later: its outcome no longer matters.
+      storing.catch(() => undefined);
+      const outcome = await Promise.race([storing.then(() => 'stored' as const), ended.promise]);
+      if (outcome === 'ended') throw signal?.reason;
+      for (const entry of batch) entry.resolve();
+    } catch (error) {
+      if (signal?.aborted) for (const entry of batch) entry.reject(signal.reason);
+      else if (this.options.isPermanent(error)) await this.isolate(batch);
+      else this.fail(batch, signal, asError(error));
+    } finally {
+      ended.dispose();
+    }
   }
 
   /**
@@ -219,7 +208,7 @@ export class DeliveryBatcher {
     for (const [index, entry] of batch.entries()) {
       try {
         entry.signal?.throwIfAborted();
-        await this.options.store(entry.records, { replayed: entry.replayed }, entry.signal);
+        await this.options.store(entry.records, { replayed: entry.replayed, traces: [entry.context] }, entry.signal);
         entry.resolve();
       } catch (error) {
         if (entry.signal?.aborted) {

@@ -12,5 +12,5 @@ export * from './records-handler.decorator';
 export * from './records.consumer';
 export * from './writer-readiness';
 export * from './writer.providers';
-export * from './run-writer';
+export * from './writer-app';
 export * from './held-records';

@@ -1,10 +1,11 @@
 import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CircuitState } from 'cockatiel';
 import type { DataRecord } from '@dataflow/contracts';
-import type { DataflowMetrics } from '@dataflow/observability';
+import { trace } from '@opentelemetry/api';
+import { Traced, type DataflowMetrics } from '@dataflow/observability';
 import { isCancellation, type NamedPolicy } from '@dataflow/resilience';
 import type { ConsumerSession } from './consumer-session';
-import { DeliveryBatcher, PermanentStoreError } from './delivery-batcher';
+import { DeliveryBatcher, PermanentStoreError, type BatchContext } from './delivery-batcher';
 import type { RecordsRmqServer } from './records-rmq.server';
 
 /** What a store did with a batch: inserted rows/documents, and records it already had. */
@@ -133,8 +134,17 @@ export class RecordWriter implements BeforeApplicationShutdown {
     await this.server.stop();
   }
 
-  private async store(records: DataRecord[], context: StoreContext, signal?: AbortSignal): Promise<void> {
-    const outcome = await this.target.store(records, context, signal);
+  /**
+   * One write for the records of many messages: its span belongs to the first message's trace and
+   * links the others, so every message's trace leads to the write that stored it.
+   */
+  @Traced('records store', {
+    parent: (_records: DataRecord[], batch: BatchContext) => batch.traces[0],
+    links: (_records: DataRecord[], batch: BatchContext) => batch.traces.slice(1),
+  })
+  private async store(records: DataRecord[], batch: BatchContext, signal?: AbortSignal): Promise<void> {
+    trace.getActiveSpan()?.setAttribute('dataflow.messages', batch.traces.length);
+    const outcome = await this.target.store(records, { replayed: batch.replayed }, signal);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);
     this.metrics.storedRecords(

@@ -12,6 +12,8 @@ export class RecordsContext extends RmqContext {
     readonly index: number,
     /** A dead letter published again: its records may have arrived after later ones. */
     readonly replayed: boolean,
+    /** The queue it was consumed from. */
+    readonly queue: string,
   ) {
     super([message, session.channel, RECORDS_PATTERN]);
   }

@@ -1,5 +1,5 @@
-import { context, SpanKind } from '@opentelemetry/api';
-import { contextWith, extractTraceContext, startSpan } from '@dataflow/observability/tracing';
+import { context } from '@opentelemetry/api';
+import { extractTraceContext } from '@dataflow/observability/tracing';
 import { Logger } from '@nestjs/common';
 import { ServerRMQ } from '@nestjs/microservices';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
@@ -267,16 +267,11 @@ export class RecordsRmqServer extends ServerRMQ {
       await this.deadLetter(message, session, `${decoded.reason}: ${decoded.detail}`, decoded.reason);
       return;
     }
-    // The message's span is a child of the filter's hand-off (W3C trace context in its headers);
-    // everything done for the message, its log lines included, runs in it.
-    const parent = extractTraceContext(message.properties.headers);
-    const span = startSpan('records process', { kind: SpanKind.CONSUMER }, parent);
-    span.setAttribute('dataflow.records', decoded.records.length);
-    span.setAttribute('messaging.destination.name', this.settings.queue);
-    // The handler's acknowledgement (AcknowledgeInterceptor) ends the span once the message is settled.
+    // The handler runs in the filter's hand-off context (W3C trace context in the headers): its
+    // span (`@Traced` on the handler) is a child of the hand-off.
     const replayed = typeof message.properties.headers?.[REPLAYED_HEADER] === 'number';
-    const rmq = new RecordsContext(message, session, index, replayed);
-    await context.with(contextWith(span, parent), () =>
+    const rmq = new RecordsContext(message, session, index, replayed, this.settings.queue);
+    await context.with(extractTraceContext(message.properties.headers), () =>
       this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
     );
   }

@@ -1,11 +1,11 @@
 import type { Provider, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { DataflowMetrics, READINESS } from '@dataflow/observability';
+import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import { RecordWriter, type RecordStore } from './record-writer';
 import { RecordsRmqServer } from './records-rmq.server';
 import { DECODE_FAILURE_REASONS } from './records-message.codec';
-import { RECORD_STORE, WriterReadiness } from './writer-readiness';
+import { RECORD_STORE } from './writer-readiness';
 
 /** What distinguishes one writer from the other, read from its validated configuration. */
 export interface WriterSettings {
@@ -21,8 +21,8 @@ export interface WriterSettings {
 const WRITER_SETTINGS = Symbol('WRITER_SETTINGS');
 
 /**
- * Everything a writer app provides around its store: the RMQ server on its queue, the RecordWriter
- * under the store's policy, and the shared readiness checks. Used with `RecordsConsumer`.
+ * Everything a writer app provides around its store: the RMQ server on its queue and the
+ * RecordWriter under the store's policy (see writerApp).
  */
 export function writerProviders<Config extends Record<string, unknown>>(
   store: Type<RecordStore>,
@@ -32,7 +32,6 @@ export function writerProviders<Config extends Record<string, unknown>>(
     { provide: WRITER_SETTINGS, inject: [ConfigService], useFactory: settings },
     store,
     { provide: RECORD_STORE, useExisting: store },
-    { provide: READINESS, useClass: WriterReadiness },
     {
       provide: RecordsRmqServer,
       inject: [WRITER_SETTINGS, DataflowMetrics],

@@ -1,7 +1,7 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { bindInstrumentation, declaredInstruments, InstrumentationSink } from './instrumentation';
+import type { InstrumentationSink } from './instrumentation';
 import {
   CIRCUIT_STATE,
   CONNECTIONS_REFUSED_TOTAL,
@@ -29,7 +29,7 @@ import { APP_NAME } from './observability.tokens';
  * reasons and breaker names are fixed sets in code), so cardinality stays small.
  */
 @Injectable()
-export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
+export class DataflowMetrics implements InstrumentationSink {
   constructor(
     @Inject(APP_NAME) private readonly app: string,
     @InjectMetric(RECORDS_TOTAL) private readonly records: Counter<'app' | 'stage' | 'outcome'>,
@@ -49,16 +49,7 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
     @InjectMetric(CONNECTIONS_REFUSED_TOTAL) private readonly refusedConnections: Counter<'endpoint' | 'reason'>,
     @InjectMetric(LOG_LINES_SUPPRESSED_TOTAL) private readonly suppressedLogs: Counter<'category'>,
     @InjectMetric(MALFORMED_FRAMES_TOTAL) private readonly malformed: Counter<'peer'>,
-  ) {
-    bindInstrumentation(this);
-    for (const [operation, sink] of declaredInstruments.timed) {
-      this.operations.zero({ operation });
-      if (sink !== undefined) this.sinkWrites.zero({ sink });
-    }
-    for (const operation of declaredInstruments.counted) {
-      for (const outcome of ['ok', 'error']) this.operationCalls.inc({ operation, outcome }, 0);
-    }
-  }
+  ) {}
 
   /**
    * Shows these rejection reasons at 0 from the start, so `/metrics` lists every series an app can
@@ -68,8 +59,15 @@ export class DataflowMetrics implements InstrumentationSink, OnModuleDestroy {
     for (const reason of reasons) this.rejected.inc({ reason }, 0);
   }
 
-  onModuleDestroy(): void {
-    bindInstrumentation(undefined);
+  /** A method marked `@Timed` exists: its series show at 0 from the start. */
+  declareOperation(operation: string, sink: string | undefined): void {
+    this.operations.zero({ operation });
+    if (sink !== undefined) this.sinkWrites.zero({ sink });
+  }
+
+  /** A method marked `@Counted` exists: its series show at 0 from the start. */
+  declareCounted(operation: string): void {
+    for (const outcome of ['ok', 'error']) this.operationCalls.inc({ operation, outcome }, 0);
   }
 
   /** Fed by `@Timed`. */

@@ -11,4 +11,5 @@ export * from './startup-logger';
 export * from './health/readiness';
 export * from './health/health.controller';
 export * from './instrumentation';
+export * from './aspects';
 export * from './tracing';

@@ -1,8 +1,12 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { LoggerModule } from 'nestjs-pino';
+import { AspectExplorer } from './aspects/aspect.explorer';
+import { AspectInterceptor } from './aspects/aspect.interceptor';
+import { MethodAspects } from './aspects/method-aspects';
+import { ObservabilityAspects } from './aspects/observability.aspects';
 import { DataflowMetrics } from './dataflow-metrics';
 import { LoggingInterceptor } from './logging.interceptor';
 import { metricProviders } from './metrics.providers';
@@ -30,7 +34,9 @@ export interface ObservabilityOptions {
 
 /**
  * JSON logs (pino), Prometheus metrics at `/metrics` with the contract's metric names and the
- * process defaults, and the logging interceptor on every handler.
+ * process defaults, the logging interceptor on every handler, and the one reader of method aspects
+ * (`@Traced`, `@Counted`, `@Timed` here, `@Resilient` from the resilience library; see
+ * aspects/method-aspect.ts).
  */
 @Global()
 @Module({})
@@ -41,6 +47,7 @@ export class ObservabilityModule {
     return {
       module: ObservabilityModule,
       imports: [
+        DiscoveryModule,
         LoggerModule.forRootAsync({
           inject: [ConfigService],
           useFactory: (config: ConfigService) => ({
@@ -89,9 +96,14 @@ export class ObservabilityModule {
         TracingShutdown,
         ...metricProviders,
         DataflowMetrics,
+        { provide: MethodAspects, useValue: new MethodAspects() },
+        ObservabilityAspects,
+        AspectExplorer,
+        // In this order: a handler's log lines belong to its span.
+        { provide: APP_INTERCEPTOR, useClass: AspectInterceptor },
         { provide: APP_INTERCEPTOR, useClass: LoggingInterceptor },
       ],
-      exports: [APP_NAME, DataflowMetrics, ...metricProviders],
+      exports: [APP_NAME, DataflowMetrics, MethodAspects, ...metricProviders],
     };
   }
 }

@@ -1,11 +1,9 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { BreakerHealthIndicator } from './breaker-health.indicator';
 import { PolicyRegistry } from './policy-registry.service';
 import type { PolicyCatalogue } from './policy-options';
-import { ResilienceExplorer } from './resilience.explorer';
-import { ResilienceInterceptor } from './resilience.interceptor';
+import { ResilienceAspect } from './resilience.aspect';
 import { POLICY_CATALOGUE } from './resilience.tokens';
 
 export interface ResilienceModuleOptions {
@@ -20,7 +18,7 @@ export class ResilienceModule {
   static forRootAsync(options: ResilienceModuleOptions): DynamicModule {
     return {
       module: ResilienceModule,
-      imports: [DiscoveryModule, TerminusModule],
+      imports: [TerminusModule],
       providers: [
         {
           provide: POLICY_CATALOGUE,
@@ -28,11 +26,10 @@ export class ResilienceModule {
           inject: [...(options.inject ?? [])] as never[],
         },
         PolicyRegistry,
-        ResilienceExplorer,
-        ResilienceInterceptor,
+        ResilienceAspect,
         BreakerHealthIndicator,
       ],
-      exports: [PolicyRegistry, ResilienceInterceptor, BreakerHealthIndicator],
+      exports: [PolicyRegistry, BreakerHealthIndicator],
     };
   }
 }

@@ -1,2 +1,2 @@
 export const POLICY_CATALOGUE = Symbol('POLICY_CATALOGUE');
-export const RESILIENT_POLICY = 'dataflow:resilient-policy';
+export const RESILIENT_POLICY = Symbol('@Resilient');

@@ -1,9 +1,9 @@
-import { SetMetadata } from '@nestjs/common';
+import { declareAspect, type AspectDecorator } from '@dataflow/observability/aspects/method-aspect';
 import { RESILIENT_POLICY } from './resilience.tokens';
 
 /**
- * Runs the decorated async method (or handler) under the named policy of the registry. Pure
- * metadata: the method keeps its signature; {@link ResilienceExplorer} wraps provider methods once
- * at start-up and {@link ResilienceInterceptor} applies it to WebSocket/message handlers.
+ * Runs the decorated async method, provider method or handler alike, under the named policy of
+ * the registry (see ResilienceAspect). Pure metadata: the method keeps its signature, and a
+ * synchronous method is refused at compile time.
  */
-export const Resilient = (policy: string): MethodDecorator => SetMetadata(RESILIENT_POLICY, policy);
+export const Resilient = (policy: string): AspectDecorator => declareAspect(RESILIENT_POLICY, policy);

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DataRecord } from '@dataflow/contracts';
 import type { RecordStore, StoreContext, StoreOutcome } from '@dataflow/messaging';
-import { Timed } from '@dataflow/observability/instrumentation';
+import { Counted, Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { POSTGRES_POLICY } from './postgres.policy';
 import { isPermanentPgError } from './pg-errors';
@@ -26,6 +26,7 @@ export class PostgresRecordStore implements RecordStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
+  @Counted('postgres.store')
   @Resilient(POSTGRES_POLICY)
   @Timed('postgres.store', { sink: 'postgres' })
   async store(records: DataRecord[], _context: StoreContext, signal?: AbortSignal): Promise<StoreOutcome> {

@@ -1,8 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FilterConfig } from '../config/filter.config';
+import { ADMIN_OPTIONS, type AdminOptions } from './admin.options';
 
 /**
  * Guards the filter's operator endpoints (`/rules`, `/tail`) with `Authorization: Bearer
@@ -12,8 +11,7 @@ import type { FilterConfig } from '../config/filter.config';
 export class AdminTokenGuard implements CanActivate {
   private readonly expected: Buffer | undefined;
 
-  constructor(@Inject(ConfigService) config: ConfigService<FilterConfig, true>) {
-    const token = config.get('FILTER_ADMIN_TOKEN', { infer: true });
+  constructor(@Inject(ADMIN_OPTIONS) { token }: AdminOptions) {
     this.expected = token === undefined ? undefined : digest(token);
   }
 

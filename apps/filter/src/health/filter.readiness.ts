@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { DiskHealthIndicator, HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 import { access, constants } from 'node:fs/promises';
 import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
-import type { FilterConfig } from '../config/filter.config';
+import { FILE_SINK_OPTIONS, type FileSinkOptions } from '../sinks/file-sink.options';
 import { QueueSink } from '../sinks/queue-sink.service';
 
 /** Ready with RabbitMQ connected, the output directory writable with space left, no breaker open. */
@@ -13,13 +12,13 @@ export class FilterReadiness implements Readiness {
   private readonly outputDir: string;
 
   constructor(
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(FILE_SINK_OPTIONS) files: FileSinkOptions,
     private readonly indicators: HealthIndicatorService,
     private readonly breakers: BreakerHealthIndicator,
     private readonly disk: DiskHealthIndicator,
     private readonly queue: QueueSink,
   ) {
-    this.outputDir = config.get('FILTER_OUTPUT_DIR', { infer: true });
+    this.outputDir = files.dir;
   }
 
   checks(): HealthIndicatorFunction[] {

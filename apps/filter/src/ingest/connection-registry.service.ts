@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import { WS_CLOSE_NORMAL, WS_CLOSE_POLICY_VIOLATION } from '@dataflow/contracts';
-import type { FilterConfig } from '../config/filter.config';
 import { ConnectionLimits, IngestConnection } from './ingest-connection';
 import { PenaltyBox } from './penalty-box';
 import { IngestRefusals } from './ingest-refusals.service';
+import { INGEST_OPTIONS, type IngestOptions } from './ingest.options';
 
 /** The longest penalty, in multiples of the first (INGEST_ABUSE_PENALTY_MS). */
 const PENALTY_MAX_FACTOR = 60;
@@ -26,18 +25,12 @@ export class ConnectionRegistry {
   private readonly penalties: PenaltyBox;
 
   constructor(
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(INGEST_OPTIONS) options: IngestOptions,
     private readonly refusals: IngestRefusals,
   ) {
-    this.limits = {
-      maxRecordsPerSecond: config.get('INGEST_MAX_RECORDS_PER_SECOND', { infer: true }),
-      maxBytesPerSecond: config.get('INGEST_MAX_BYTES_PER_SECOND', { infer: true }),
-      maxFramesPerSecond: config.get('INGEST_MAX_FRAMES_PER_SECOND', { infer: true }),
-      maxSendBufferBytes: config.get('INGEST_MAX_SEND_BUFFER_BYTES', { infer: true }),
-      maxPendingRecords: config.get('INGEST_MAX_PENDING_RECORDS', { infer: true }),
-    };
-    this.idleTimeoutMs = config.get('INGEST_IDLE_TIMEOUT_MS', { infer: true });
-    const penaltyMs = config.get('INGEST_ABUSE_PENALTY_MS', { infer: true });
+    this.limits = options.limits;
+    this.idleTimeoutMs = options.idleTimeoutMs;
+    const penaltyMs = options.abusePenaltyMs;
     this.penalties = new PenaltyBox(penaltyMs, penaltyMs * PENALTY_MAX_FACTOR);
   }
 

@@ -8,6 +8,7 @@ import {
 } from '@dataflow/contracts';
 
 import { TokenBucket } from './token-bucket';
+import type { RecordSender } from '../pipeline/record-sender';
 
 let nextId = 0;
 
@@ -54,7 +55,7 @@ export interface FrameLimit {
 }
 
 /** One sender's WebSocket, as the pipeline sees it: acknowledge, refuse, give up. */
-export class IngestConnection {
+export class IngestConnection implements RecordSender {
   readonly id = ++nextId;
 
   private readonly records: TokenBucket;

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { INGEST_ERROR_CODES, WS_CLOSE_POLICY_VIOLATION, type ErrorPayload } from '@dataflow/contracts';
 import { DataflowMetrics, LogSampler } from '@dataflow/observability';
-import type { FilterConfig } from '../config/filter.config';
 import type { FrameRefusals } from './frame-refusals';
 import type { IngestConnection } from './ingest-connection';
+import { INGEST_OPTIONS, type IngestOptions } from './ingest.options';
 
 /** Reasons a connection is closed for, beyond the contract's error codes (all in `dataflow_records_rejected_total`). */
 export const CLOSE_REASONS = [
@@ -32,13 +31,13 @@ export class IngestRefusals {
 
   constructor(
     private readonly metrics: DataflowMetrics,
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(INGEST_OPTIONS) options: IngestOptions,
   ) {
     metrics.declareRejections([...INGEST_ERROR_CODES, ...CLOSE_REASONS]);
     metrics.declareConnectionRefusals('ingest', CONNECTION_REFUSAL_REASONS);
     metrics.declareConnectionRefusals('tail', ['limit']);
     metrics.logLinesSuppressed('refusal', 0);
-    this.sampler = new LogSampler(config.get('INGEST_REFUSAL_LOGS_PER_SECOND', { infer: true }));
+    this.sampler = new LogSampler(options.refusalLogsPerSecond);
   }
 
   /**

@@ -25,6 +25,7 @@ export class IngestGateway implements OnGatewayConnection {
 
   @SubscribeMessage(RECORDS_EVENT)
   onRecords(@ConnectedSocket() socket: WebSocket, @MessageBody() records: unknown[]): void {
-    this.ingest.receive(this.connections.get(socket), records);
+    // Taken before this returns; the promise only tells when the frame is settled.
+    void this.ingest.receive(this.connections.get(socket), records);
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { context, SpanKind } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { DataRecord, validateRecord } from '@dataflow/contracts';
-import { contextWith, DataflowMetrics, startSpan } from '@dataflow/observability';
-import { FrameContext } from '../pipeline/frame-context';
+import { DataflowMetrics, Traced } from '@dataflow/observability';
+import { FrameContext, type FrameOutcome } from '../pipeline/frame-context';
 import { FrameRefusals } from './frame-refusals';
 import { RecordPipeline } from '../pipeline/record-pipeline.service';
 import type { IngestConnection } from './ingest-connection';
@@ -18,19 +18,30 @@ export class IngestService {
   ) {}
 
   /**
-   * One frame's records. Runs in the trace context the frame carried (see IngestWsAdapter); the
-   * frame's span is a child of the sender's and ends when the frame's records are settled.
+   * One frame's records, taken at once; resolves when they are settled (acknowledged, refused or
+   * failed). Called in the trace context the frame carried (see IngestWsAdapter), so the frame's
+   * span is a child of the sender's.
    */
-  receive(connection: IngestConnection, items: readonly unknown[]): void {
+  @Traced('records receive', { kind: SpanKind.CONSUMER })
+  async receive(connection: IngestConnection, items: readonly unknown[]): Promise<void> {
+    const span = trace.getActiveSpan();
+    span?.setAttribute('dataflow.frame.records', items.length);
+    const outcome = await new Promise<FrameOutcome>((settled) => this.take(connection, items, settled));
+    if (outcome !== 'acked') span?.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+  }
+
+  private take(
+    connection: IngestConnection,
+    items: readonly unknown[],
+    settled: (outcome: FrameOutcome) => void,
+  ): void {
     const receivedAt = performance.now();
-    const parent = context.active();
-    const span = startSpan('records receive', { kind: SpanKind.CONSUMER }, parent);
-    span.setAttribute('dataflow.frame.records', items.length);
     connection.frameStarted();
     let sources = 0;
-    const frame = new FrameContext(span, contextWith(span, parent), receivedAt, (outcome, seconds) => {
+    const frame = new FrameContext(context.active(), receivedAt, (outcome, seconds) => {
       connection.frameSettled(sources);
       this.metrics.frameHandled(outcome, seconds);
+      settled(outcome);
     });
     if (!connection.admits(items.length)) {
       frame.hold();

@@ -1,19 +1,18 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { context, SpanKind, type Link } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
-import { contextWith, DataflowMetrics, describeError, linkTo, startSpan } from '@dataflow/observability';
-import type { FilterConfig } from '../config/filter.config';
-import type { IngestConnection } from '../ingest/ingest-connection';
+import { DataflowMetrics, describeError, Traced } from '@dataflow/observability';
+import type { RecordSender } from './record-sender';
 import type { RouteDecision } from '../routing/record-router';
 import { RulesService } from '../routing/rules.service';
 import { FileSink } from '../sinks/file-sink.service';
 import { QueueSink } from '../sinks/queue-sink.service';
 import { TailService } from '../tail/tail.service';
 import { DeliveryLedger } from './delivery-ledger';
+import { PIPELINE_OPTIONS, type PipelineOptions } from './pipeline.options';
 import { SourceEviction } from './source-eviction';
 import type { FrameContext } from './frame-context';
-import { SourcePart, SourcePipeline } from './source-pipeline';
+import { SourcePipeline, type SourcePart } from './source-pipeline';
 import { splitBySource } from './split-by-source';
 
 /**
@@ -38,22 +37,22 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
   private stopping = false;
 
   constructor(
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(PIPELINE_OPTIONS) options: PipelineOptions,
     private readonly rules: RulesService,
     private readonly queue: QueueSink,
     private readonly file: FileSink,
     private readonly metrics: DataflowMetrics,
     private readonly tail: TailService,
   ) {
-    this.maxBatch = config.get('FILTER_MAX_BATCH', { infer: true });
-    this.shutdownTimeoutMs = config.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000;
+    this.maxBatch = options.maxBatch;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs;
     this.ledger = new DeliveryLedger((source) => this.file.floor(source));
     // Per-source state stays bounded whatever the number of sources ever seen (their floors go to
     // the file sink's floor store when they leave memory).
     this.eviction = new SourceEviction(
       {
-        maxSources: config.get('FILTER_MAX_SOURCES', { infer: true }),
-        idleMs: config.get('FILTER_SOURCE_IDLE_MS', { infer: true }),
+        maxSources: options.maxSources,
+        idleMs: options.sourceIdleMs,
         sweepMs: 5_000,
       },
       {
@@ -88,7 +87,7 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
    * Takes the valid records of one frame (any sources, any order) and routes them by the rule set
    * in force now: a rule change applies from the next frame on, never inside one.
    */
-  accept(connection: IngestConnection, records: readonly DataRecord[], frame: FrameContext): void {
+  accept(connection: RecordSender, records: readonly DataRecord[], frame: FrameContext): void {
     if (this.stopping) {
       frame.hold();
       frame.settle('failed');
@@ -125,17 +124,20 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
     return queued;
   }
 
+  /**
+   * One hand-off of a source's records: its span belongs to the first frame's trace and links the
+   * frames coalesced with it, so every frame's trace leads to the hand-off that carried it.
+   */
+  @Traced('records hand-off', {
+    kind: SpanKind.PRODUCER,
+    parent: (_source: string, part: SourcePart) => part.frames[0]?.context,
+    links: (_source: string, part: SourcePart) => part.frames.slice(1).map((frame) => frame.context),
+  })
   private async handOff(source: string, part: SourcePart): Promise<void> {
+    trace.getActiveSpan()?.setAttributes({ 'dataflow.source': source, 'dataflow.records': part.records.length });
     // A source that left memory gets its floor back before its records are judged.
     if (!this.ledger.knows(source)) this.file.restore(source);
-    const [first, ...others] = part.frames;
-    const links = others.map((frame) => linkTo(frame.context)).filter((link): link is Link => link !== undefined);
-    const parent = first?.context ?? context.active();
-    const span = startSpan('records hand-off', { kind: SpanKind.PRODUCER, links }, parent);
-    span.setAttribute('dataflow.source', source);
-    span.setAttribute('dataflow.records', part.records.length);
-    await context.with(contextWith(span, parent), () => this.routeAndHandOff(source, part));
-    span.end();
+    await this.routeAndHandOff(source, part);
   }
 
   /** Runs inside the hand-off span: the queue sink carries its trace context into the AMQP headers. */
@@ -214,7 +216,9 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
         duplicates,
         rulesVersion: [...versions].join(','),
         // Frames coalesced into this hand-off: their traces link to this one.
-        ...(part.frames.length > 1 && { frameTraceIds: part.frames.map((f) => f.span.spanContext().traceId) }),
+        ...(part.frames.length > 1 && {
+          frameTraceIds: part.frames.map((f) => trace.getSpanContext(f.context)?.traceId),
+        }),
       },
       'records handed on',
     );

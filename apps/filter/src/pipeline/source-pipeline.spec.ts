@@ -1,11 +1,11 @@
 import type { DataRecord } from '@dataflow/contracts';
-import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RecordSender } from './record-sender';
 import type { RouteDecision } from '../routing/record-router';
 import { SourcePart, SourcePipeline } from './source-pipeline';
 
 const TO_FILE: RouteDecision = { rule: 'default', route: 'file', sinks: ['file'], version: 'test' };
 
-type FakeConnection = IngestConnection & { open: boolean; name: string };
+type FakeConnection = RecordSender & { open: boolean; name: string };
 
 function connection(name: string, open = true): FakeConnection {
   return { open, name } as unknown as FakeConnection;
@@ -15,7 +15,7 @@ function rec(seq: number): DataRecord {
   return { source: 's', seq, timestamp: 1_732_500_000_000 + seq, randomValue: 0, hashValue: '00' };
 }
 
-function part(conn: IngestConnection, recordSeqs: number[], ackSeqs: number[] = recordSeqs): SourcePart {
+function part(conn: RecordSender, recordSeqs: number[], ackSeqs: number[] = recordSeqs): SourcePart {
   return {
     connection: conn,
     records: recordSeqs.map(rec),

@@ -1,11 +1,11 @@
 import type { DataRecord } from '@dataflow/contracts';
-import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RecordSender } from './record-sender';
 import type { RouteDecision } from '../routing/record-router';
 import type { FrameContext } from './frame-context';
 
 /** Records of one source from one frame, validated, ascending `seq`, no repeats. */
 export interface SourcePart {
-  readonly connection: IngestConnection;
+  readonly connection: RecordSender;
   readonly records: readonly DataRecord[];
   /** The route of each record (same index), decided when its frame arrived. */
   readonly decisions: readonly RouteDecision[];

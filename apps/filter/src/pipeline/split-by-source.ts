@@ -1,5 +1,5 @@
 import type { DataRecord } from '@dataflow/contracts';
-import type { IngestConnection } from '../ingest/ingest-connection';
+import type { RecordSender } from './record-sender';
 import type { RecordRouter } from '../routing/record-router';
 import type { FrameContext } from './frame-context';
 import type { SourcePart } from './source-pipeline';
@@ -9,7 +9,7 @@ import type { SourcePart } from './source-pipeline';
  * routes every record with `router` (one rule set for the whole frame).
  */
 export function splitBySource(
-  connection: IngestConnection,
+  connection: RecordSender,
   records: readonly DataRecord[],
   router: RecordRouter,
   frame: FrameContext,

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { ConfigError } from '@dataflow/config';
 import { DataflowMetrics } from '@dataflow/observability';
-import type { FilterConfig } from '../config/filter.config';
 import { CompiledRuleSet, parseRuleSet, RuleSetError, thresholdRuleSet } from './rule-set';
+import { RULES_OPTIONS, type RulesOptions } from './rules.options';
 
 export type RulesOrigin = 'threshold' | 'file' | 'api';
 
@@ -29,12 +28,12 @@ export class RulesService implements OnModuleDestroy {
   private active: ActiveRules;
 
   constructor(
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(RULES_OPTIONS) options: RulesOptions,
     private readonly metrics: DataflowMetrics,
   ) {
-    this.file = config.get('FILTER_RULES_FILE', { infer: true });
+    this.file = options.file;
     if (this.file === undefined) {
-      this.active = this.stamp(thresholdRuleSet(config.get('FILTER_THRESHOLD', { infer: true })), 'threshold');
+      this.active = this.stamp(thresholdRuleSet(options.threshold), 'threshold');
     } else {
       // A bad file at start stops the filter: routing by guesswork is worse than not starting. The
       // environment check (filter.config.ts) refused it already with one line; this catches a file
@@ -44,10 +43,8 @@ export class RulesService implements OnModuleDestroy {
       } catch (error) {
         throw new ConfigError(`FILTER_RULES_FILE: ${error instanceof Error ? error.message : String(error)}`);
       }
-      watchFile(
-        this.file,
-        { interval: config.get('FILTER_RULES_POLL_MS', { infer: true }), persistent: false },
-        (now, before) => this.onFileChange(now, before),
+      watchFile(this.file, { interval: options.pollMs, persistent: false }, (now, before) =>
+        this.onFileChange(now, before),
       );
     }
     this.announce();

@@ -1,16 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { constants } from 'node:fs';
 import { mkdir, open, FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataRecord, hourFileName } from '@dataflow/contracts';
-import { Timed } from '@dataflow/observability';
+import { Counted, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
-import type { FilterConfig } from '../config/filter.config';
 import { readCheckpoint, writeCheckpoint } from './file-sink.checkpoint';
 import { recoverFileSink } from './file-sink.recovery';
 import { FloorStore } from './floor-store';
 import { HeldSeqs } from './held-seqs';
+import { FILE_SINK_OPTIONS, type FileSinkOptions } from './file-sink.options';
 
 export const FILESYSTEM_POLICY = 'filesystem';
 /** Files written within this long stay in the checkpoint (later ones are judged by mtime). */
@@ -69,11 +68,11 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private checkpointing: Promise<void> = Promise.resolve();
   private lastCheckpointAt = 0;
 
-  constructor(@Inject(ConfigService) config: ConfigService<FilterConfig, true>) {
-    this.dir = config.get('FILTER_OUTPUT_DIR', { infer: true });
-    this.intervalMs = config.get('FILTER_FLUSH_INTERVAL_MS', { infer: true });
-    this.flushBytes = config.get('FILTER_FLUSH_BYTES', { infer: true });
-    this.fsync = config.get('FILTER_FSYNC', { infer: true });
+  constructor(@Inject(FILE_SINK_OPTIONS) options: FileSinkOptions) {
+    this.dir = options.dir;
+    this.intervalMs = options.flushIntervalMs;
+    this.flushBytes = options.flushBytes;
+    this.fsync = options.fsync;
     this.floors = new FloorStore(this.dir);
   }
 
@@ -224,6 +223,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
    * each file's new size, which the caller commits. The breaker counts failures and fails fast while
    * open.
    */
+  @Counted('file.write')
   @Resilient(FILESYSTEM_POLICY)
   @Timed('file.write', { sink: 'file' })
   private async writeChunks(chunks: Map<string, string[]>): Promise<Array<[SinkFile, number]>> {

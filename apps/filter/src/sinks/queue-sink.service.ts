@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataRecord } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
-import { describeError, injectTraceContext, Timed } from '@dataflow/observability';
+import { Counted, describeError, injectTraceContext, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
 import { HeldSeqs } from './held-seqs';
 
@@ -65,6 +65,7 @@ export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   /** One message, confirmed by the broker; the breaker counts failures and fails fast while open. */
+  @Counted('rabbitmq.publish')
   @Resilient(RABBITMQ_POLICY)
   @Timed('rabbitmq.publish', { sink: 'rabbitmq' })
   private confirmedPublish(records: readonly DataRecord[]): Promise<void> {

@@ -1,11 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import type { ServerResponse } from 'node:http';
 import type { DataRecord, TailRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
-import type { FilterConfig } from '../config/filter.config';
 import { IngestRefusals } from '../ingest/ingest-refusals.service';
 import type { RouteDecision } from '../routing/record-router';
+import { TAIL_OPTIONS, type TailOptions } from './tail.options';
 
 interface Subscriber {
   readonly response: ServerResponse;
@@ -32,9 +31,9 @@ export class TailService implements BeforeApplicationShutdown {
   constructor(
     private readonly metrics: DataflowMetrics,
     private readonly refusals: IngestRefusals,
-    @Inject(ConfigService) config: ConfigService<FilterConfig, true>,
+    @Inject(TAIL_OPTIONS) options: TailOptions,
   ) {
-    this.maxClients = config.get('FILTER_TAIL_MAX_CLIENTS', { infer: true });
+    this.maxClients = options.maxClients;
   }
 
   get listening(): boolean {

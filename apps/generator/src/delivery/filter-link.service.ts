@@ -1,18 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
 import WebSocket from 'ws';
 import { DataRecord, INGEST_ERROR_CODES, RECORDS_EVENT, WS_CLOSE_NORMAL } from '@dataflow/contracts';
 import {
-  contextWith,
   DataflowMetrics,
   describeError,
   injectTraceContext,
   LogSampler,
   redactUrl,
-  startSpan,
   Timed,
+  Traced,
 } from '@dataflow/observability';
 import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
 import type { GeneratorConfig } from '../config/generator.config';
@@ -115,27 +114,7 @@ export class FilterLink implements OnApplicationShutdown {
       if (records.length === 0) continue;
       const frame = new SentFrame(records.map((r) => r.seq));
       this.frames.track(frame);
-      // Each frame starts a trace; its W3C context rides in the envelope to the filter and on.
-      const span = startSpan('records send', { kind: SpanKind.PRODUCER });
-      span.setAttribute('dataflow.source', this.source);
-      span.setAttribute('dataflow.records', records.length);
-      const traced = contextWith(span);
-      const payload = JSON.stringify({ event: RECORDS_EVENT, data: records, ...injectTraceContext(traced) });
-      this.unsent.push({ payload, epoch: this.epoch });
-      context.with(traced, () =>
-        this.logger.debug(
-          { source: this.source, firstSeq: records[0]?.seq, lastSeq: records.at(-1)?.seq, records: records.length },
-          'frame queued for the filter',
-        ),
-      );
-      frame.done.then(
-        () => span.end(),
-        (error: unknown) => {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
-          span.end();
-        },
-      );
-      void this.deliver(frame, this.epoch);
+      void this.deliver(frame, records, this.epoch);
     }
   }
 
@@ -159,9 +138,21 @@ export class FilterLink implements OnApplicationShutdown {
     return this.policy.state === CircuitState.Closed ? this.maxFrames : 1;
   }
 
-  /** A frame's delivery, from its first send to its acknowledgement (or its failure). */
+  /**
+   * A frame's delivery, from its first send to its acknowledgement (or its failure). Each frame
+   * starts a trace; its W3C context rides in the envelope to the filter and on. The frame is queued
+   * for sending before anything is awaited, so frames go out in the order they were made.
+   */
+  @Traced('records send', { kind: SpanKind.PRODUCER })
   @Timed('filter.deliver', { sink: 'filter' })
-  private async deliver(frame: SentFrame, epoch: number): Promise<void> {
+  private async deliver(frame: SentFrame, records: readonly DataRecord[], epoch: number): Promise<void> {
+    trace.getActiveSpan()?.setAttributes({ 'dataflow.source': this.source, 'dataflow.records': records.length });
+    const payload = JSON.stringify({ event: RECORDS_EVENT, data: records, ...injectTraceContext() });
+    this.unsent.push({ payload, epoch });
+    this.logger.debug(
+      { source: this.source, firstSeq: records[0]?.seq, lastSeq: records.at(-1)?.seq, records: records.length },
+      'frame queued for the filter',
+    );
     try {
       await this.policy.execute(async (signal) => {
         const socket = await this.connect(signal);
@@ -182,6 +173,7 @@ export class FilterLink implements OnApplicationShutdown {
       this.backoff = undefined;
       this.pump();
     } catch (error) {
+      trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
       this.onDeliveryFailure(frame, error, epoch);
     }
   }

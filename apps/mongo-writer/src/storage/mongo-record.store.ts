@@ -4,7 +4,7 @@ import type { Connection, Model, mongo } from 'mongoose';
 import type { DataRecord } from '@dataflow/contracts';
 import type { RecordStore, StoreContext, StoreOutcome } from '@dataflow/messaging';
 import { DataflowMetrics } from '@dataflow/observability';
-import { Timed } from '@dataflow/observability/instrumentation';
+import { Counted, Timed } from '@dataflow/observability/instrumentation';
 import { Resilient } from '@dataflow/resilience';
 import { DATA_DOCUMENT_MODEL, DataDocument } from './data-document.schema';
 import { MongoNestingDocuments, TAILS_COLLECTION, type TailHint } from './mongo-nesting.documents';
@@ -54,6 +54,7 @@ export class MongoRecordStore implements RecordStore, OnModuleInit {
   }
 
   /** Transient failures are retried with backoff until they succeed, counted by the breaker. */
+  @Counted('mongodb.store')
   @Resilient(MONGODB_POLICY)
   @Timed('mongodb.store', { sink: 'mongodb' })
   store(records: DataRecord[], context: StoreContext, signal?: AbortSignal): Promise<StoreOutcome> {

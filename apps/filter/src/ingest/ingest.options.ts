@@ -1,0 +1,15 @@
+import type { ConnectionLimits } from './ingest-connection';
+import type { IngestAdapterOptions } from './ingest-ws.adapter';
+
+/** What one ingest client may cost (the INGEST_* variables); the app gives them (see filter.module.ts). */
+export interface IngestOptions extends IngestAdapterOptions {
+  readonly limits: ConnectionLimits;
+  /** A connection with no complete frame for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** The first bar of an address closed for abuse; repeat offences bar it longer. */
+  readonly abusePenaltyMs: number;
+  /** Refusal log lines per second, at most (the rest are counted). */
+  readonly refusalLogsPerSecond: number;
+}
+
+export const INGEST_OPTIONS = Symbol('INGEST_OPTIONS');
