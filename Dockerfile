@@ -82,7 +82,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # `exec` makes node PID 1's direct replacement, so SIGTERM reaches it and the app drains
 # (Nest's shutdown hooks install the handler; a shell in between would swallow the signal).
 # The semi-space cap is the apps' memory policy (libs/config/src/heap-policy.ts).
-CMD ["sh", "-c", "exec node --max-semi-space-size=8 dist/apps/${APP}/apps/${APP}/src/main.js"]
+CMD ["sh", "-c", "exec node --max-semi-space-size=8 dist/apps/${APP}/main.js"]
 
 USER node
 

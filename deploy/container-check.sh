@@ -96,7 +96,7 @@ cleanup() {
   fi
   if [ "$KEEP" != 1 ] && [ -d node_modules ]; then
     node -r ts-node/register/transpile-only -r tsconfig-paths/register scripts/container-check/stores.ts \
-      cleanup "$SOURCE" "$RECORDS" >/dev/null 2>&1
+      cleanup "$SOURCE" >/dev/null 2>&1
     # Keep the logs of a failed run; the record files are not needed after the checks.
     rm -rf "$WORK/filtered" "$WORK/generator"
     [ "$rc" -ne 0 ] || rm -rf "$WORK"

@@ -27,7 +27,7 @@ trap stop_all INT TERM
 
 for app in "${APPS[@]}"; do
   # The semi-space cap is the apps' memory policy (libs/config/src/heap-policy.ts).
-  node --max-semi-space-size=8 "dist/apps/$app/apps/$app/src/main.js" >>"$LOG_DIR/$app.log" 2>&1 &
+  node --max-semi-space-size=8 "dist/apps/$app/main.js" >>"$LOG_DIR/$app.log" 2>&1 &
   pids+=("$!")
   echo "[system] started $app (pid $!, log $LOG_DIR/$app.log)"
   # The writers and the filter declare the topology before the generator sends anything.

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deleteSource, readFileSinkDir, readMongo, readPostgres } from '../chaos/reconcile';
+import { deleteSourceAt, fileSinkRecords, readStores } from '../kit/stores';
 import { AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from '../bench/check';
-import { errorText, metricSum, percentiles, sleep, waitFor } from '../bench/util';
+import { errorText, holdsWithin, metricSum, percentiles, sleep } from '../bench/util';
 import { type AttackerOptions, type AttackerStats, type PatternName, PATTERNS } from './patterns';
 import { type HealthProbe, type Sample, Sampler } from './sampler';
 
@@ -287,7 +287,7 @@ async function attackWith(
     return { generated: m('generate', 'ok'), acked: m('deliver', 'acked'), refused: m('deliver', 'refused') };
   };
   let counts = await generatorCounts();
-  const settled = await waitFor(
+  const settled = await holdsWithin(
     async () => {
       counts = await generatorCounts();
       return counts.generated >= limit && counts.acked + counts.refused >= counts.generated;
@@ -298,7 +298,7 @@ async function attackWith(
   if (!settled) problems.push(`valid stream not settled: ${JSON.stringify(counts)} of ${limit}`);
   const filterSamples = (await filter.metrics(5000)) ?? [];
   const toQueue = metricSum(filterSamples, 'dataflow_records_total', { stage: 'route', outcome: 'queue' });
-  const caughtUp = await waitFor(
+  const caughtUp = await holdsWithin(
     async () =>
       ((await writerStored(writers.db)) ?? 0) - queueStart.db >= toQueue &&
       ((await writerStored(writers.mongo)) ?? 0) - queueStart.mongo >= toQueue,
@@ -314,11 +314,9 @@ async function attackWith(
 
   let check: StepCheck | undefined;
   try {
-    const files = readFileSinkDir(outputDir, source);
-    const [postgres, mongo] = await Promise.all([
-      readPostgres(settings.databaseUrl, source),
-      readMongo(settings.mongodbUrl, source),
-    ]);
+    const files = await fileSinkRecords(outputDir, source);
+    const stored = await readStores(settings.databaseUrl, settings.mongodbUrl, source);
+    const [postgres, mongo] = [stored.postgresRecords, stored.mongoDocuments];
     if (counts.refused > 0) problems.push(`${counts.refused} valid records refused by the filter`);
     check = checkSingleRun(THRESHOLD, counts.acked, files.records, postgres, mongo);
     if (files.badLines > 0) check.problems.push(`${files.badLines} bad lines in the sink files`);
@@ -328,7 +326,7 @@ async function attackWith(
     problems.push(`check failed: ${errorText(error)}`);
   }
   if (!settings.keepData) {
-    await deleteSource(settings.databaseUrl, settings.mongodbUrl, source, counts.generated).catch((error: unknown) =>
+    await deleteSourceAt(settings.databaseUrl, settings.mongodbUrl, source).catch((error: unknown) =>
       log(`  could not delete ${source}: ${errorText(error)}`),
     );
     rmSync(outputDir, { recursive: true, force: true });

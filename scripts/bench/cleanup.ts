@@ -8,7 +8,7 @@
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
-import { deleteSource } from '../chaos/reconcile';
+import { deleteSourceAt } from '../kit/stores';
 import { RAW_COLLECTION, RAW_QUEUE, RAW_TABLE } from './raw';
 
 async function main(): Promise<void> {
@@ -28,8 +28,7 @@ async function main(): Promise<void> {
   const documents = mongo.db().collection<{ source: string; seq: number }>('data_records');
   const sources = (await documents.distinct('source')).filter((source) => source.startsWith('bench-'));
   for (const source of sources) {
-    const last = await documents.find({ source }).sort({ seq: -1 }).limit(1).next();
-    await deleteSource(databaseUrl, mongodbUrl, source, last?.seq ?? 0);
+    await deleteSourceAt(databaseUrl, mongodbUrl, source);
   }
   await mongo
     .db()

@@ -5,7 +5,8 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
-import { deleteSource, readFileSinkDir, readMongo, readPostgres, reconcile } from '../chaos/reconcile';
+import { reconcile } from '../chaos/reconcile';
+import { deleteSourceAt, fileSinkRecords, readStores } from '../kit/stores';
 import { APP_NAMES, AppName, AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from './check';
 import {
@@ -26,7 +27,7 @@ import {
   ServiceName,
   sleep,
   slope,
-  waitFor,
+  holdsWithin,
 } from './util';
 
 const RECORDS = 'dataflow_records_total';
@@ -381,8 +382,66 @@ export class PipelineRun {
   }
 
   /** One step: a fresh generator at `plan.rate` for `plan.durationS`, drained, checked. */
+  /**
+   * One step: a generator at the plan's rate for its duration, the steady window measured, the
+   * pipeline drained, the stores checked, and the step judged sustainable or not.
+   */
   async step(plan: StepPlan): Promise<StepResult> {
-    const { log } = this.options;
+    const { generator, source, stateDir, limit } = this.startGenerator(plan);
+    const before = await this.snapshot(true);
+    await generator.start();
+    const window = await this.observe(plan, generator, limit, before);
+    const drain = await this.drain(limit, before, window.last);
+    const exitCode = await generator.stop();
+    const usage = this.appUsage(window.first, window.last, window.generating);
+    // Latency: exact from PostgreSQL's received_at; the writers' histograms over the window.
+    const latency = await this.latency(source, window.startAt, window.last.at, window.first, window.last);
+
+    const problems: string[] = [];
+    if (!drain.complete) problems.push(`the generator did not reach its limit of ${limit} records`);
+    if (!drain.acknowledged) problems.push('not every generated record was acknowledged within 120 s');
+    if (!drain.caughtUp) problems.push('the writers did not catch up with the filter within 240 s');
+    if (exitCode !== 0) problems.push(`generator exited with ${String(exitCode)}`);
+    const check = await this.check(source, stateDir, counters(drain.final), exitCode === 0, problems);
+    if (!this.options.keepData) {
+      await deleteSourceAt(this.options.databaseUrl, this.options.mongodbUrl, source).catch((error: unknown) =>
+        this.options.log(`    could not delete ${source}: ${errorText(error)}`),
+      );
+    }
+    const rates = windowRates(window.first, window.last);
+    const backlog = backlogAt(window, before);
+    const because = unsustainable(plan, rates, backlog);
+    const queueCounters = diff(counters(drain.final), counters(before));
+    return {
+      phase: plan.phase,
+      source,
+      threshold: this.threshold,
+      targetRate: plan.rate,
+      durationS: plan.durationS,
+      windowS: rates.windowS,
+      windowStartAt: window.first.at,
+      windowEndAt: window.last.at,
+      generatedPerS: rates.generatedPerS,
+      toQueuePerS: rates.toQueuePerS,
+      toFilePerS: rates.toFilePerS,
+      postgresPerS: rates.postgresPerS,
+      mongoPerS: rates.mongoPerS,
+      bothDbPerS: Math.min(rates.postgresPerS, rates.mongoPerS),
+      backlog,
+      sustainable: because.length === 0,
+      unsustainableBecause: because,
+      latency,
+      apps: usage,
+      batching: batchingOf(plan, queueCounters),
+      drainS: drain.seconds,
+      machine: machineShare(window.first, window.last, usage),
+      check,
+      valid: check.problems.length === 0,
+    };
+  }
+
+  /** The step's generator (not started yet): its own source, seq state and record limit. */
+  private startGenerator(plan: StepPlan): { generator: AppProcess; source: string; stateDir: string; limit: number } {
     this.stepIndex++;
     const source = `bench-${this.name}-${this.stepIndex}-${Date.now().toString(36)}`;
     const stateDir = join(this.options.runDir, this.name, `generator-${this.stepIndex}`);
@@ -409,175 +468,69 @@ export class PipelineRun {
       logFile: this.apps.generator.logFile,
     });
     this.apps.generator = generator;
+    return { generator, source, stateDir, limit };
+  }
 
-    const before = await this.snapshot(true);
-    await generator.start();
+  /**
+   * The steady window. Scraping: snapshots until the generator reached its limit, the window being
+   * those after the warm-up while it still generated. Idle: two snapshots and nothing in between
+   * touches the apps but /proc reads.
+   */
+  private async observe(plan: StepPlan, generator: AppProcess, limit: number, before: Snapshot): Promise<StepWindow> {
     const generationStart = Date.now();
-    const windowStartAt = generationStart + plan.warmupS * 1000;
+    const startAt = generationStart + plan.warmupS * 1000;
     const snapshots: Snapshot[] = [];
-    const scrape = plan.scrapeMs > 0;
-    let first: Snapshot;
-    let last: Snapshot;
-    let generating: Snapshot[];
-    if (scrape) {
-      const deadline = generationStart + plan.durationS * 2000 + 15_000;
-      let previous = before;
-      // Generation: until the generator reached its limit (or could not in time).
-      for (;;) {
-        await sleep(plan.scrapeMs);
-        const now = await this.snapshot(true);
-        snapshots.push(now);
-        this.addPoint(plan, previous, now);
-        previous = now;
-        const generated = counters(now).generated;
-        if (generated >= limit) break;
-        if (Date.now() > deadline) {
-          log(`    generation did not reach ${limit} records in time (${generated})`);
-          break;
-        }
-        if (!generator.running) throw new Error(`generator exited; see ${generator.logFile}`);
-      }
-      // The steady window: after the warm-up, up to the last snapshot while still generating.
-      const inWindow = snapshots.filter((s) => s.at >= windowStartAt);
-      generating = inWindow.filter((s) => counters(s).generated < limit);
-      first = inWindow[0] ?? before;
-      last = generating.at(-1) ?? inWindow.at(-1) ?? before;
-    } else {
-      // Idle measurement: nothing touches the apps inside the window but /proc reads.
-      await sleep(Math.max(0, windowStartAt - Date.now()));
-      first = await this.snapshot(true);
+    if (plan.scrapeMs <= 0) {
+      await sleep(Math.max(0, startAt - Date.now()));
+      const first = await this.snapshot(true);
       await sleep(plan.durationS * 1000);
-      last = await this.snapshot(true);
+      const last = await this.snapshot(true);
       snapshots.push(first, last);
-      generating = snapshots;
+      return { startAt, first, last, snapshots, generating: snapshots };
     }
-    const windowS = Math.max(0.001, (last.at - first.at) / 1000);
-    const span = diff(counters(last), counters(first));
-    const perS = (value: number): number => value / windowS;
-    const lastCounters = counters(last);
-    const stepCounters = diff(lastCounters, counters(before));
-    // Generator counters start from zero with the process; the others are per filter/writer lifetime.
-    const generatorUnacked = lastCounters.generated - lastCounters.acked - lastCounters.refused;
-    const postgresLag = stepCounters.toQueue - stepCounters.postgres;
-    const mongoLag = stepCounters.toQueue - stepCounters.mongo;
-    const backlogPoints = generating.map((s): [number, number] => {
-      const c = counters(s);
-      const d = diff(c, counters(before));
-      return [s.at / 1000, Math.max(c.generated - c.acked - c.refused, d.toQueue - d.postgres, d.toQueue - d.mongo)];
-    });
-    const depthsOf = (queue: string): number =>
-      Math.max(0, ...snapshots.map((s) => s.depths?.get(queue) ?? 0).filter((v) => Number.isFinite(v)));
+    const deadline = generationStart + plan.durationS * 2000 + 15_000;
+    let previous = before;
+    for (;;) {
+      await sleep(plan.scrapeMs);
+      const now = await this.snapshot(true);
+      snapshots.push(now);
+      this.addPoint(plan, previous, now);
+      previous = now;
+      const generated = counters(now).generated;
+      if (generated >= limit) break;
+      if (Date.now() > deadline) {
+        this.options.log(`    generation did not reach ${limit} records in time (${generated})`);
+        break;
+      }
+      if (!generator.running) throw new Error(`generator exited; see ${generator.logFile}`);
+    }
+    const inWindow = snapshots.filter((s) => s.at >= startAt);
+    const generating = inWindow.filter((s) => counters(s).generated < limit);
+    const first = inWindow[0] ?? before;
+    const last = generating.at(-1) ?? inWindow.at(-1) ?? before;
+    return { startAt, first, last, snapshots, generating };
+  }
 
-    // Drain: every record acknowledged, both writers caught up with the filter.
-    const drainStart = Date.now();
+  /** Drain: every record acknowledged, both writers caught up with the filter. */
+  private async drain(limit: number, before: Snapshot, last: Snapshot): Promise<Drain> {
+    const started = Date.now();
     let final = last;
-    const complete = await waitFor(
-      async () => {
-        final = await this.snapshot(true);
-        return counters(final).generated >= limit;
-      },
-      180_000,
-      250,
-    );
-    const acknowledged = await waitFor(
-      async () => {
-        final = await this.snapshot(true);
-        const c = counters(final);
-        return c.acked + c.refused >= c.generated && c.generated > 0;
-      },
-      120_000,
-      250,
-    );
-    const caughtUp = await waitFor(
-      async () => {
-        final = await this.snapshot(true);
-        const d = diff(counters(final), counters(before));
-        return d.postgres >= d.toQueue && d.mongo >= d.toQueue;
-      },
-      240_000,
-      250,
-    );
-    const drainS = (Date.now() - drainStart) / 1000;
-    const generatorFinal = counters(final);
-    const exitCode = await generator.stop();
-    const usage = this.appUsage(first, last, generating);
-
-    // Latency: exact from PostgreSQL's received_at; the writers' histograms over the window.
-    const latency = await this.latency(source, windowStartAt, last.at, first, last);
-
-    const problems: string[] = [];
-    if (!complete) problems.push(`the generator did not reach its limit of ${limit} records`);
-    if (!acknowledged) problems.push('not every generated record was acknowledged within 120 s');
-    if (!caughtUp) problems.push('the writers did not catch up with the filter within 240 s');
-    if (exitCode !== 0) problems.push(`generator exited with ${String(exitCode)}`);
-    const check = await this.check(source, stateDir, generatorFinal, exitCode === 0, problems);
-    if (!this.options.keepData) {
-      await deleteSource(this.options.databaseUrl, this.options.mongodbUrl, source, generatorFinal.generated).catch(
-        (error: unknown) => log(`    could not delete ${source}: ${errorText(error)}`),
+    const settled = (holds: (c: Counters) => boolean, timeoutMs: number): Promise<boolean> =>
+      holdsWithin(
+        async () => {
+          final = await this.snapshot(true);
+          return holds(counters(final));
+        },
+        timeoutMs,
+        250,
       );
-    }
-
-    const generatedPerS = perS(span.generated);
-    const toQueuePerS = perS(span.toQueue);
-    const postgresPerS = perS(span.postgres);
-    const mongoPerS = perS(span.mongo);
-    const allowance = Math.max(2000, plan.rate);
-    const growthPerS = slope(backlogPoints);
-    const because: string[] = [];
-    if (generatedPerS < 0.95 * plan.rate) because.push(`generated ${generatedPerS.toFixed(0)}/s < 95% of the target`);
-    if (toQueuePerS > 0 && postgresPerS < 0.95 * toQueuePerS) because.push('PostgreSQL store rate < 95% of queue rate');
-    if (toQueuePerS > 0 && mongoPerS < 0.95 * toQueuePerS) because.push('MongoDB store rate < 95% of queue rate');
-    if (generatorUnacked > allowance) because.push(`generator backlog ${generatorUnacked} records at the window end`);
-    if (postgresLag > allowance) because.push(`PostgreSQL lag ${postgresLag} records at the window end`);
-    if (mongoLag > allowance) because.push(`MongoDB lag ${mongoLag} records at the window end`);
-    if (growthPerS > 0.05 * plan.rate) because.push(`backlog growing by ${growthPerS.toFixed(0)} records/s`);
-
-    const queueCounters = diff(counters(final), counters(before));
-    return {
-      phase: plan.phase,
-      source,
-      threshold: this.threshold,
-      targetRate: plan.rate,
-      durationS: plan.durationS,
-      windowS,
-      windowStartAt: first.at,
-      windowEndAt: last.at,
-      generatedPerS,
-      toQueuePerS,
-      toFilePerS: perS(span.toFile),
-      postgresPerS,
-      mongoPerS,
-      bothDbPerS: Math.min(postgresPerS, mongoPerS),
-      backlog: {
-        generatorUnacked,
-        postgresLag,
-        mongoLag,
-        maxDepthPostgres: depthsOf(POSTGRES_QUEUE),
-        maxDepthMongo: depthsOf(MONGO_QUEUE),
-        growthPerS,
-      },
-      sustainable: because.length === 0,
-      unsustainableBecause: because,
-      latency,
-      apps: usage,
-      batching: {
-        recordsPerFrame: Math.min(
-          GENERATOR_FRAME_SIZE,
-          Math.max(1, (plan.rate * Math.max(GENERATOR_TICK_MS, Math.min(200, 1000 / plan.rate))) / 1000),
-        ),
-        recordsPerMessage: ratio(queueCounters.toQueue, queueCounters.queueWrites),
-        postgresRecordsPerInsert: ratio(queueCounters.postgres, queueCounters.postgresWrites),
-        mongoRecordsPerWrite: ratio(queueCounters.mongo, queueCounters.mongoWrites),
-        publishMs: ratio(queueCounters.queueWriteSeconds * 1000, queueCounters.queueWrites),
-        fileWriteMs: ratio(queueCounters.fileWriteSeconds * 1000, queueCounters.fileWrites),
-        postgresWriteMs: ratio(queueCounters.postgresWriteSeconds * 1000, queueCounters.postgresWrites),
-        mongoWriteMs: ratio(queueCounters.mongoWriteSeconds * 1000, queueCounters.mongoWrites),
-      },
-      drainS,
-      machine: machineShare(first, last, usage),
-      check,
-      valid: check.problems.length === 0,
-    };
+    const complete = await settled((c) => c.generated >= limit, 180_000);
+    const acknowledged = await settled((c) => c.acked + c.refused >= c.generated && c.generated > 0, 120_000);
+    const caughtUp = await settled((c) => {
+      const d = diff(c, counters(before));
+      return d.postgres >= d.toQueue && d.mongo >= d.toQueue;
+    }, 240_000);
+    return { final, complete, acknowledged, caughtUp, seconds: (Date.now() - started) / 1000 };
   }
 
   private addPoint(plan: StepPlan, previous: Snapshot, now: Snapshot): void {
@@ -686,11 +639,12 @@ export class PipelineRun {
       problems.push('the generator seq file could not be read');
     }
     try {
-      const files = readFileSinkDir(this.outputDir, source);
-      const [postgresRecords, mongoDocuments] = await Promise.all([
-        readPostgres(this.options.databaseUrl, source),
-        readMongo(this.options.mongodbUrl, source),
-      ]);
+      const files = await fileSinkRecords(this.outputDir, source);
+      const { postgresRecords, mongoDocuments } = await readStores(
+        this.options.databaseUrl,
+        this.options.mongodbUrl,
+        source,
+      );
       const acknowledgedAll = generator.generated - generator.refused;
       if (acknowledgedAll > RECONCILE_MAX_RECORDS && cleanDrain && generator.refused === 0) {
         // A single clean run needs no per-lifetime accounting: the linear check is enough and cheaper.
@@ -761,6 +715,104 @@ export class PipelineRun {
       };
     }
   }
+}
+
+interface StepWindow {
+  /** When the warm-up ended. */
+  readonly startAt: number;
+  readonly first: Snapshot;
+  readonly last: Snapshot;
+  readonly snapshots: readonly Snapshot[];
+  /** The window's snapshots taken while the generator still generated. */
+  readonly generating: readonly Snapshot[];
+}
+
+interface Drain {
+  readonly final: Snapshot;
+  readonly complete: boolean;
+  readonly acknowledged: boolean;
+  readonly caughtUp: boolean;
+  readonly seconds: number;
+}
+
+interface WindowRates {
+  readonly windowS: number;
+  readonly generatedPerS: number;
+  readonly toQueuePerS: number;
+  readonly toFilePerS: number;
+  readonly postgresPerS: number;
+  readonly mongoPerS: number;
+}
+
+function windowRates(first: Snapshot, last: Snapshot): WindowRates {
+  const windowS = Math.max(0.001, (last.at - first.at) / 1000);
+  const span = diff(counters(last), counters(first));
+  return {
+    windowS,
+    generatedPerS: span.generated / windowS,
+    toQueuePerS: span.toQueue / windowS,
+    toFilePerS: span.toFile / windowS,
+    postgresPerS: span.postgres / windowS,
+    mongoPerS: span.mongo / windowS,
+  };
+}
+
+/** What waited at the window's end, and how fast the backlog grew during it. */
+function backlogAt(window: StepWindow, before: Snapshot): StepResult['backlog'] {
+  const lastCounters = counters(window.last);
+  const stepCounters = diff(lastCounters, counters(before));
+  // Generator counters start from zero with the process; the others are per filter/writer lifetime.
+  const backlogPoints = window.generating.map((s): [number, number] => {
+    const c = counters(s);
+    const d = diff(c, counters(before));
+    return [s.at / 1000, Math.max(c.generated - c.acked - c.refused, d.toQueue - d.postgres, d.toQueue - d.mongo)];
+  });
+  const depthsOf = (queue: string): number =>
+    Math.max(0, ...window.snapshots.map((s) => s.depths?.get(queue) ?? 0).filter((v) => Number.isFinite(v)));
+  return {
+    generatorUnacked: lastCounters.generated - lastCounters.acked - lastCounters.refused,
+    postgresLag: stepCounters.toQueue - stepCounters.postgres,
+    mongoLag: stepCounters.toQueue - stepCounters.mongo,
+    maxDepthPostgres: depthsOf(POSTGRES_QUEUE),
+    maxDepthMongo: depthsOf(MONGO_QUEUE),
+    growthPerS: slope(backlogPoints),
+  };
+}
+
+/** Why the step's rate is not sustainable (empty: it is). */
+function unsustainable(plan: StepPlan, rates: WindowRates, backlog: StepResult['backlog']): string[] {
+  const allowance = Math.max(2000, plan.rate);
+  const { generatedPerS, toQueuePerS, postgresPerS, mongoPerS } = rates;
+  const because: string[] = [];
+  if (generatedPerS < 0.95 * plan.rate) because.push(`generated ${generatedPerS.toFixed(0)}/s < 95% of the target`);
+  if (toQueuePerS > 0 && postgresPerS < 0.95 * toQueuePerS) because.push('PostgreSQL store rate < 95% of queue rate');
+  if (toQueuePerS > 0 && mongoPerS < 0.95 * toQueuePerS) because.push('MongoDB store rate < 95% of queue rate');
+  if (backlog.generatorUnacked > allowance) {
+    because.push(`generator backlog ${backlog.generatorUnacked} records at the window end`);
+  }
+  if (backlog.postgresLag > allowance) because.push(`PostgreSQL lag ${backlog.postgresLag} records at the window end`);
+  if (backlog.mongoLag > allowance) because.push(`MongoDB lag ${backlog.mongoLag} records at the window end`);
+  if (backlog.growthPerS > 0.05 * plan.rate) {
+    because.push(`backlog growing by ${backlog.growthPerS.toFixed(0)} records/s`);
+  }
+  return because;
+}
+
+/** Records per frame, message and write, and time per write, over the whole step. */
+function batchingOf(plan: StepPlan, step: Counters): StepResult['batching'] {
+  return {
+    recordsPerFrame: Math.min(
+      GENERATOR_FRAME_SIZE,
+      Math.max(1, (plan.rate * Math.max(GENERATOR_TICK_MS, Math.min(200, 1000 / plan.rate))) / 1000),
+    ),
+    recordsPerMessage: ratio(step.toQueue, step.queueWrites),
+    postgresRecordsPerInsert: ratio(step.postgres, step.postgresWrites),
+    mongoRecordsPerWrite: ratio(step.mongo, step.mongoWrites),
+    publishMs: ratio(step.queueWriteSeconds * 1000, step.queueWrites),
+    fileWriteMs: ratio(step.fileWriteSeconds * 1000, step.fileWrites),
+    postgresWriteMs: ratio(step.postgresWriteSeconds * 1000, step.postgresWrites),
+    mongoWriteMs: ratio(step.mongoWriteSeconds * 1000, step.mongoWrites),
+  };
 }
 
 function machineShare(first: Snapshot, last: Snapshot, apps: Record<AppName, AppUsage>): StepResult['machine'] {

@@ -1,23 +1,7 @@
 import { metricSum as sumOfSamples, type Sample } from '../kit/prometheus';
 import { readdirSync, readFileSync } from 'node:fs';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `condition` every `intervalMs` until it holds; false after `timeoutMs`. */
-export async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  intervalMs = 200,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(intervalMs);
-  }
-}
+export { sleep, holdsWithin } from '../kit/wait';
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,8 +1,4 @@
-import { MongoClient } from 'mongodb';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Client } from 'pg';
-import { DataRecord, isSinkFileName, NestedDocument, validateRecord } from '@dataflow/contracts';
+import { DataRecord, NestedDocument, validateRecord } from '@dataflow/contracts';
 // The pure checks are shared with `dataflow verify` (cli/verify), so both reconcile the same way.
 import { checkNesting, duplicateSeqs, flattenDocuments } from '../../cli/verify/records';
 
@@ -87,106 +83,6 @@ export interface Reconciliation {
   readonly corrupt: string[];
   readonly fileBadLines: number;
   readonly lifetimes: LifetimeResult[];
-}
-
-// ------------------------------------------------------------------ reading the stores
-
-/** Every line of the sink files, file by file in name order, for one source. */
-export function readFileSinkDir(dir: string, source: string): { records: DataRecord[]; badLines: number } {
-  const records: DataRecord[] = [];
-  let badLines = 0;
-  for (const name of readdirSync(dir).filter(isSinkFileName).sort()) {
-    const text = readFileSync(join(dir, name), 'utf8');
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    else if (lines.length > 0) badLines++; // a last line without its newline is torn
-    for (const line of lines) {
-      try {
-        const record = JSON.parse(line) as DataRecord;
-        if (record.source === source) records.push(record);
-      } catch {
-        badLines++;
-      }
-    }
-  }
-  return { records, badLines };
-}
-
-export async function readPostgres(url: string, source: string): Promise<DataRecord[]> {
-  const client = new Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const { rows } = await client.query<{
-      source: string;
-      seq: string;
-      timestamp: string;
-      random_value: number;
-      hash_value: string;
-    }>('SELECT source, seq, "timestamp", random_value, hash_value FROM data_records WHERE source = $1 ORDER BY seq', [
-      source,
-    ]);
-    return rows.map((row) => ({
-      source: row.source,
-      seq: Number(row.seq),
-      timestamp: Number(row.timestamp),
-      randomValue: row.random_value,
-      hashValue: row.hash_value,
-    }));
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-export async function readMongo(url: string, source: string): Promise<NestedDocument[]> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
-  await client.connect();
-  try {
-    const documents = await client
-      .db()
-      .collection('data_records')
-      .find({ source }, { projection: { _id: 0 } })
-      .toArray();
-    return (documents as unknown as NestedDocument[]).sort((a, b) => a.seq - b.seq);
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
-
-/** Documents deleted per `deleteMany` when the highest seq is known (FerretDB's parameter limit). */
-const DELETE_CHUNK = 20_000;
-
-/**
- * Removes the run's rows and documents (and the mongo-writer's nesting tail of the source). With
- * `maxSeq`, documents go in seq ranges: FerretDB refuses one `deleteMany` over more than about
- * 65,000 documents ("extended protocol limited to 65535 parameters").
- */
-export async function deleteSource(
-  postgresUrl: string,
-  mongoUrl: string,
-  source: string,
-  maxSeq?: number,
-): Promise<void> {
-  const client = new Client({ connectionString: postgresUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    await client.query('DELETE FROM data_records WHERE source = $1', [source]);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  try {
-    const documents = mongo.db().collection('data_records');
-    for (let from = 0; from <= (maxSeq ?? -1); from += DELETE_CHUNK) {
-      await documents.deleteMany({ source, seq: { $gte: from, $lt: from + DELETE_CHUNK } });
-    }
-    await documents.deleteMany({ source });
-    await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
-  } finally {
-    await mongo.close().catch(() => undefined);
-  }
 }
 
 // ------------------------------------------------------------------ the checks (pure)

@@ -11,16 +11,8 @@ import { INSTANCE_NAMES, InstanceName, missingBuilds } from './apps';
 import { buildFault, Cleanup } from './faults';
 import { ChaosOptions, parseOptions, USAGE, UsageError } from './options';
 import { FaultObservation, Pipeline } from './pipeline';
-import {
-  deleteSource,
-  DirectReconciliation,
-  readFileSinkDir,
-  readMongo,
-  readPostgres,
-  reconcile,
-  reconcileDirect,
-  Reconciliation,
-} from './reconcile';
+import { deleteSourceAt, fileSinkRecords, readStores as readDatabases } from '../kit/stores';
+import { DirectReconciliation, reconcile, reconcileDirect, Reconciliation } from './reconcile';
 import { directReport, faultTable, reconciliationReport, totalsOf, totalsReport } from './report';
 import {
   ALL_QUEUES,
@@ -273,13 +265,8 @@ async function deadLetters(pipeline: Pipeline): Promise<{ count: number; reasons
 
 async function readStores(pipeline: Pipeline): Promise<Reconciliation> {
   const { options, source } = pipeline;
-  const files = existsSync(pipeline.outputDir)
-    ? readFileSinkDir(pipeline.outputDir, source)
-    : { records: [], badLines: 0 };
-  const [postgresRecords, mongoDocuments] = await Promise.all([
-    readPostgres(options.databaseUrl, source),
-    readMongo(options.mongodbUrl, source),
-  ]);
+  const files = await fileSinkRecords(pipeline.outputDir, source);
+  const { postgresRecords, mongoDocuments } = await readDatabases(options.databaseUrl, options.mongodbUrl, source);
   return reconcile(
     source,
     options.threshold,
@@ -291,10 +278,11 @@ async function readStores(pipeline: Pipeline): Promise<Reconciliation> {
 
 async function readDirect(pipeline: Pipeline): Promise<DirectReconciliation> {
   const { options, direct } = pipeline;
-  const [postgresRecords, mongoDocuments] = await Promise.all([
-    readPostgres(options.databaseUrl, direct.source),
-    readMongo(options.mongodbUrl, direct.source),
-  ]);
+  const { postgresRecords, mongoDocuments } = await readDatabases(
+    options.databaseUrl,
+    options.mongodbUrl,
+    direct.source,
+  );
   return reconcileDirect(direct.source, direct.confirmed, direct.unsettled, postgresRecords, mongoDocuments);
 }
 
@@ -485,13 +473,8 @@ async function main(): Promise<number> {
       `${JSON.stringify({ options, source, totals, passed, result, direct, observations: observations.map(serializable) }, null, 2)}\n`,
     );
     if (passed && !options.keepData) {
-      // With each source's highest seq, so documents go in chunks FerretDB accepts.
-      const directMax = (pipeline.direct.confirmed.at(-1)?.seq ?? 0) + options.directBatch;
-      for (const [name, maxSeq] of [
-        [source, result.maxSeq],
-        [pipeline.direct.source, directMax],
-      ] as const) {
-        await deleteSource(options.databaseUrl, options.mongodbUrl, name, maxSeq).catch((error: unknown) =>
+      for (const name of [source, pipeline.direct.source]) {
+        await deleteSourceAt(options.databaseUrl, options.mongodbUrl, name).catch((error: unknown) =>
           log(`could not delete the run's rows and documents: ${message(error)}`),
         );
       }

@@ -1,3 +1,5 @@
+import { sleep as sleepUnless, waitUntil as poll } from '../kit/wait';
+
 /** Raised by every wait once the run was aborted (SIGINT, SIGTERM, or the run's maximum duration). */
 export class AbortedError extends Error {
   override readonly name = 'AbortedError';
@@ -25,23 +27,12 @@ export function throwIfAborted(): void {
 
 /** Sleeps `ms`, or rejects with AbortedError as soon as the run is aborted. */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (controller.signal.aborted) return reject(controller.signal.reason as Error);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(controller.signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      controller.signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    controller.signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleepUnless(ms, controller.signal);
 }
 
 /** Sleeps `ms` even while the run is aborted (for the clean-up path). */
 export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return sleepUnless(ms);
 }
 
 export interface WaitOptions {
@@ -53,23 +44,15 @@ export interface WaitOptions {
 }
 
 /**
- * Polls `condition` until it holds. Throws after `timeoutMs`, when `giveUp` returns a reason, or
- * (unless `abortable` is false) when the run is aborted.
+ * Polls `condition` until it holds (scripts/kit/wait.ts). Throws after `timeoutMs`, when `giveUp`
+ * returns a reason, or (unless `abortable` is false) when the run is aborted.
  */
-export async function waitUntil(
+export function waitUntil(
   condition: () => Promise<boolean> | boolean,
   timeoutMs: number,
   what: string,
   options: WaitOptions = {},
 ): Promise<void> {
-  const { giveUp, intervalMs = 200, abortable = true } = options;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (abortable) throwIfAborted();
-    if (await condition()) return;
-    const reason = giveUp?.();
-    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await (abortable ? sleep(intervalMs) : pause(intervalMs));
-  }
+  const { abortable = true, ...rest } = options;
+  return poll(condition, timeoutMs, what, { ...rest, signal: abortable ? controller.signal : undefined });
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { deleteSource } from '../chaos/reconcile';
+import { deleteSourceAt } from '../kit/stores';
 
 /**
  * The store side of deploy/container-check.sh, run on the host against the same services as the
@@ -10,7 +10,7 @@ import { deleteSource } from '../chaos/reconcile';
  *       reconciles the file sink, PostgreSQL and MongoDB for <source> with the operator CLI's
  *       `verify` until every one of the <expected> records is stored (or the timeout passes), then
  *       prints one JSON line with the counts and exits 0 only if each record is in its sinks once
- *   stores.ts cleanup <source> <max-seq>
+ *   stores.ts cleanup <source>
  *       deletes the source's rows, documents and nesting tail
  */
 interface SourceReport {
@@ -77,18 +77,15 @@ async function main([command, source, ...args]: string[]): Promise<number> {
     const [fileDir, expected, timeout] = args as [string, string, string];
     return wait(source, fileDir, Number(expected), Number(timeout));
   }
-  if (command === 'cleanup' && source && args.length === 1) {
-    await deleteSource(
+  if (command === 'cleanup' && source && args.length === 0) {
+    await deleteSourceAt(
       process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
       process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow',
       source,
-      Number(args[0]),
     );
     return 0;
   }
-  process.stderr.write(
-    'usage: stores.ts wait <source> <file-dir> <expected> <timeout-s> | cleanup <source> <max-seq>\n',
-  );
+  process.stderr.write('usage: stores.ts wait <source> <file-dir> <expected> <timeout-s> | cleanup <source>\n');
   return 2;
 }
 

@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { appNodeArgs } from '../../libs/config/src/heap-policy';
 import { metricSum, parsePrometheus, type Sample } from './prometheus';
+import { waitUntil } from './wait';
 
 export type AppName = 'generator' | 'filter' | 'db-writer' | 'mongo-writer';
 
@@ -19,7 +20,7 @@ export const PORT_VARIABLE: Readonly<Record<AppName, string>> = {
 
 /** Main module of an app in a Nest build output directory. */
 export function entryPoint(name: AppName, dist = 'dist'): string {
-  return resolve(dist, 'apps', name, 'apps', name, 'src', 'main.js');
+  return resolve(dist, 'apps', name, 'main.js');
 }
 
 export function missingBuilds(dist = 'dist'): AppName[] {
@@ -183,20 +184,10 @@ export class AppProcess {
   }
 
   private async waitFor(condition: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-    const { signal } = this.options;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      signal?.throwIfAborted();
-      if (await condition()) return;
-      if (!this.running) {
-        throw new Error(
-          `gave up waiting for ${this.name} ${what}: it exited (${this.exits.at(-1) ?? '?'}); see ${this.logFile}`,
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${this.name} ${what}; see ${this.logFile}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitUntil(condition, timeoutMs, `${this.name} ${what} (see ${this.logFile})`, {
+      intervalMs: 100,
+      signal: this.options.signal,
+      giveUp: () => (this.running ? undefined : `it exited (${this.exits.at(-1) ?? '?'})`),
+    });
   }
 }

@@ -84,15 +84,11 @@ describe('generator against a broken peer (issue: robust peers)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dataflow-seq-'));
     for (const content of ['', ' \n', '0x1F', '1e4']) {
       writeFileSync(join(dir, 'generator-1.seq'), content);
-      const result = spawnSync(
-        process.execPath,
-        [join(process.cwd(), 'dist/apps/generator/apps/generator/src/main.js')],
-        {
-          env: { ...process.env, GENERATOR_STATE_DIR: dir, GENERATOR_PORT: String(GENERATOR_PORT) },
-          encoding: 'utf8',
-          timeout: 30_000,
-        },
-      );
+      const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/generator/main.js')], {
+        env: { ...process.env, GENERATOR_STATE_DIR: dir, GENERATOR_PORT: String(GENERATOR_PORT) },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(result.status).toBe(1);
       const lines = result.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);

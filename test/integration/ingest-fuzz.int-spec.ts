@@ -230,7 +230,7 @@ describe(`ingest fuzzing (seed ${SEED}, ${HOSTILE_FRAMES} hostile frames)`, () =
 describe('production start-up', () => {
   it('refuses to start without INGEST_TOKEN when NODE_ENV=production, with one line', async () => {
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/apps/filter/src/main.js')], {
+    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/main.js')], {
       env: { ...process.env, NODE_ENV: 'production', INGEST_TOKEN: '', FILTER_PORT: '3198' },
       encoding: 'utf8',
       timeout: 30_000,

@@ -175,7 +175,7 @@ describe('filter ingest protocol (CONTRACT.md §4)', () => {
 describe('configuration', () => {
   it('stops with one line naming a bad variable', async () => {
     const { spawnSync } = await import('node:child_process');
-    const entry = join(process.cwd(), 'dist/apps/filter/apps/filter/src/main.js');
+    const entry = join(process.cwd(), 'dist/apps/filter/main.js');
     const result = spawnSync(process.execPath, [entry], {
       env: { ...process.env, FILTER_THRESHOLD: 'ninety', FILTER_PORT: '3199' },
       encoding: 'utf8',

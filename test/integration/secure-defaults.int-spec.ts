@@ -71,7 +71,7 @@ describe('secure by default (CONTRACT.md §4): without the tokens an app listens
   });
 
   it('the filter refuses a non-loopback LISTEN_HOST without its tokens, with one line', () => {
-    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/apps/filter/src/main.js')], {
+    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/main.js')], {
       env: {
         ...process.env,
         NODE_ENV: 'test',

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppProcess as AppRun, PORT_VARIABLE, type AppName } from '../../scripts/kit/app-process';
+import { waitUntil } from '../../scripts/kit/wait';
 
 export type { AppName };
 
@@ -30,22 +31,14 @@ export class AppProcess extends AppRun {
   }
 }
 
-export async function waitFor(
+export { sleep } from '../../scripts/kit/wait';
+
+/** Polls `condition` every 100 ms until it holds (see scripts/kit/wait.ts); `abort` gives a reason to stop. */
+export function waitFor(
   condition: () => Promise<boolean> | boolean,
   timeoutMs: number,
   what: string,
   abort?: () => string | undefined,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    const reason = abort?.();
-    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return waitUntil(condition, timeoutMs, what, { giveUp: abort, intervalMs: 100 });
 }

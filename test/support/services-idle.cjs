@@ -17,7 +17,7 @@ function lines(command, args) {
 }
 
 module.exports = async function servicesIdle() {
-  const apps = lines('pgrep', ['-af', 'dist/apps/[a-z-]+/apps/[a-z-]+/src/main\\.js']);
+  const apps = lines('pgrep', ['-af', 'dist/apps/[a-z-]+/main\\.js']);
   const connections = lines('rabbitmqctl', ['-q', 'list_connections', 'user', 'peer_host', 'peer_port']).filter(
     (line) => !line.startsWith('user\t'),
   );

@@ -1,11 +1,10 @@
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import type { DataRecord, NestedDocument } from '@dataflow/contracts';
+import { deleteSource, mongoDocuments, postgresRecords } from '../../scripts/kit/stores';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow';
 export const MONGODB_URL = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow';
-/** Seqs per delete of a source's documents (see Stores.deleteSource). */
-const DELETE_RANGE = 20_000;
 
 /** Reads what the writers stored, straight from PostgreSQL and MongoDB. */
 export class Stores {
@@ -50,35 +49,14 @@ export class Stores {
     this.mongo = await Stores.openMongo();
   }
 
-  /** Rows of one source ordered by seq (bigints as numbers). */
-  async postgresRows(source: string): Promise<DataRecord[]> {
-    const { rows } = await this.pg.query<{
-      source: string;
-      seq: string;
-      timestamp: string;
-      random_value: number;
-      hash_value: string;
-    }>('SELECT source, seq, "timestamp", random_value, hash_value FROM data_records WHERE source = $1 ORDER BY seq', [
-      source,
-    ]);
-    return rows.map((r) => ({
-      source: r.source,
-      seq: Number(r.seq),
-      timestamp: Number(r.timestamp),
-      randomValue: r.random_value,
-      hashValue: r.hash_value,
-    }));
+  /** Rows of one source ordered by seq (read as `dataflow verify` reads them). */
+  postgresRows(source: string): Promise<DataRecord[]> {
+    return postgresRecords(this.pg, source);
   }
 
-  /** Documents of one source ordered by head seq, without `_id`. */
-  async mongoDocuments(source: string): Promise<NestedDocument[]> {
-    const docs = await this.mongo
-      .db()
-      .collection('data_records')
-      .find({ source }, { projection: { _id: 0 } })
-      .sort({ seq: 1 })
-      .toArray();
-    return docs as unknown as NestedDocument[];
+  /** Documents of one source ordered by head seq (read as `dataflow verify` reads them). */
+  mongoDocuments(source: string): Promise<NestedDocument[]> {
+    return mongoDocuments(this.mongo, source);
   }
 
   async mongoIds(source: string): Promise<string[]> {
@@ -106,20 +84,9 @@ export class Stores {
       .updateOne({ _id: `${source}:${headSeq}` }, { $push: { nestedRecords: { $each: [...records] } } });
   }
 
-  /**
-   * Deletes every record of `source`. MongoDB's documents go in ranges of seqs, each starting at one
-   * still there: FerretDB runs a delete as one SQL statement with a parameter per document and
-   * refuses one of more than 65,535.
-   */
-  async deleteSource(source: string): Promise<void> {
-    await this.pg.query('DELETE FROM data_records WHERE source = $1', [source]).catch(() => undefined);
-    const documents = this.mongo.db().collection<{ _id: string; seq: number }>('data_records');
-    for (;;) {
-      const left = await documents.findOne({ source }, { projection: { seq: 1 } });
-      if (!left) break;
-      await documents.deleteMany({ source, seq: { $gte: left.seq, $lt: left.seq + DELETE_RANGE } });
-    }
-    await this.mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
+  /** Deletes every record of `source` (see scripts/kit/stores.ts). */
+  deleteSource(source: string): Promise<void> {
+    return deleteSource(this.pg, this.mongo, source);
   }
 
   async close(): Promise<void> {
@@ -129,6 +96,4 @@ export class Stores {
 }
 
 /** Every record inside a list of documents, heads and nested, in document order. */
-export function flatten(documents: readonly NestedDocument[]): DataRecord[] {
-  return documents.flatMap(({ nestedRecords, ...head }) => [head, ...nestedRecords]);
-}
+export { flattenDocuments as flatten } from '../../cli/verify/records';

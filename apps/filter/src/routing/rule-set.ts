@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ROUTE_NAMES, type DataRecord, type RouteName } from '@dataflow/contracts';
+import { compileCondition, conditionProblems, type Condition, type Predicate } from './condition';
 import type { RecordRouter, RouteDecision, SinkName } from './record-router';
 
 /**
@@ -21,27 +22,8 @@ import type { RecordRouter, RouteDecision, SinkName } from './record-router';
  * rules always carry the same version wherever they were loaded.
  */
 
-const NUMBER_FIELDS = ['seq', 'timestamp', 'randomValue'] as const;
-const STRING_FIELDS = ['source', 'hashValue'] as const;
-type NumberField = (typeof NUMBER_FIELDS)[number];
-type StringField = (typeof STRING_FIELDS)[number];
-
-const COMPARISONS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte'] as const;
-const MAX_DEPTH = 8;
-const MAX_IN_VALUES = 1000;
 const MAX_RULES = 200;
 const NAME = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1 to 64 letters, digits, ".", "_" or "-"');
-
-export interface Comparison {
-  readonly field: NumberField | StringField;
-  readonly op: (typeof COMPARISONS)[number] | 'in';
-  readonly value: number | string | ReadonlyArray<number | string>;
-}
-export type Condition =
-  | Comparison
-  | { readonly all: readonly Condition[] }
-  | { readonly any: readonly Condition[] }
-  | { readonly not: Condition };
 
 /** Conditions are checked by {@link conditionProblems}, which names the exact place of a mistake. */
 const conditionSchema = z.custom<Condition>(() => true);
@@ -105,7 +87,7 @@ export class CompiledRuleSet implements RecordRouter {
     this.version = ruleSetVersion(document);
     this.name = document.name ?? 'rules';
     this.matchers = document.rules.map((rule) => [
-      compile(rule.when),
+      compileCondition(rule.when),
       decision(rule.name, rule.route, rule.reason, this.version),
     ]);
     this.fallback = decision(DEFAULT_RULE, document.default, undefined, this.version);
@@ -175,105 +157,4 @@ const SINKS: Record<RouteName, readonly SinkName[]> = {
 
 function decision(rule: string, route: RouteName, reason: string | undefined, version: string): RouteDecision {
   return Object.freeze({ rule, route, sinks: SINKS[route], reason, version });
-}
-
-type Predicate = (record: DataRecord) => boolean;
-
-interface Problem {
-  readonly path: Array<string | number>;
-  readonly message: string;
-}
-
-function isNumberField(field: string): field is NumberField {
-  return (NUMBER_FIELDS as readonly string[]).includes(field);
-}
-
-const FIELDS: readonly string[] = [...NUMBER_FIELDS, ...STRING_FIELDS];
-const OPS: readonly string[] = [...COMPARISONS, 'in'];
-
-function conditionProblems(condition: unknown, depth: number): Problem[] {
-  if (depth > MAX_DEPTH) return [{ path: [], message: `conditions nest deeper than ${MAX_DEPTH} levels` }];
-  if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) {
-    return [
-      { path: [], message: 'a condition is an object: {field, op, value}, {all: [...]}, {any: [...]} or {not: {...}}' },
-    ];
-  }
-  const keys = Object.keys(condition);
-  const c = condition as Record<string, unknown>;
-  for (const combinator of ['all', 'any'] as const) {
-    if (!(combinator in c)) continue;
-    if (keys.length !== 1) return [{ path: [], message: `"${combinator}" stands alone in its condition` }];
-    const parts = c[combinator];
-    if (!Array.isArray(parts) || parts.length === 0 || parts.length > MAX_RULES) {
-      return [{ path: [combinator], message: `"${combinator}" needs 1 to ${MAX_RULES} conditions` }];
-    }
-    return parts.flatMap((part: unknown, i) => prefix([combinator, i], conditionProblems(part, depth + 1)));
-  }
-  if ('not' in c) {
-    if (keys.length !== 1) return [{ path: [], message: '"not" stands alone in its condition' }];
-    return prefix(['not'], conditionProblems(c.not, depth + 1));
-  }
-  const extra = keys.find((key) => key !== 'field' && key !== 'op' && key !== 'value');
-  if (extra !== undefined) return [{ path: [extra.slice(0, 32)], message: 'unknown key in a condition' }];
-  const { field, op, value } = c;
-  if (typeof field !== 'string' || !FIELDS.includes(field)) {
-    return [{ path: ['field'], message: `field must be one of ${FIELDS.join(', ')}` }];
-  }
-  if (typeof op !== 'string' || !OPS.includes(op))
-    return [{ path: ['op'], message: `op must be one of ${OPS.join(', ')}` }];
-  const expected = isNumberField(field) ? 'number' : 'string';
-  const fits = (v: unknown): boolean =>
-    expected === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === 'string' && v.length <= 256;
-  if (op === 'in') {
-    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_IN_VALUES) {
-      return [{ path: ['value'], message: `"in" needs an array of 1 to ${MAX_IN_VALUES} values` }];
-    }
-    if (!value.every(fits)) {
-      return [{ path: ['value'], message: `every value compared with ${field} must be a ${expected}` }];
-    }
-    return [];
-  }
-  if (Array.isArray(value)) return [{ path: ['value'], message: `"${op}" compares with one value, not an array` }];
-  if (!fits(value)) return [{ path: ['value'], message: `${field} is compared with a ${expected}` }];
-  return [];
-}
-
-function prefix(path: Array<string | number>, problems: Problem[]): Problem[] {
-  return problems.map((p) => ({ path: [...path, ...p.path], message: p.message }));
-}
-
-/** Turns a checked condition into a closure: no interpretation per record. */
-function compile(condition: Condition): Predicate {
-  if ('all' in condition) {
-    const parts = condition.all.map(compile);
-    return (record) => parts.every((part) => part(record));
-  }
-  if ('any' in condition) {
-    const parts = condition.any.map(compile);
-    return (record) => parts.some((part) => part(record));
-  }
-  if ('not' in condition) {
-    const inner = compile(condition.not);
-    return (record) => !inner(record);
-  }
-  const field = condition.field;
-  if (condition.op === 'in') {
-    const values = new Set<number | string>(condition.value as Array<number | string>);
-    return (record) => values.has(record[field]);
-  }
-  const value = condition.value as number | string;
-  switch (condition.op) {
-    case 'eq':
-      return (record) => record[field] === value;
-    case 'ne':
-      return (record) => record[field] !== value;
-    case 'gt':
-      return (record) => record[field] > value;
-    case 'gte':
-      return (record) => record[field] >= value;
-    case 'lt':
-      return (record) => record[field] < value;
-    case 'lte':
-      return (record) => record[field] <= value;
-  }
 }

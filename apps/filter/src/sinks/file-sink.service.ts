@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { constants } from 'node:fs';
-import { mkdir, open, FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { DataRecord, hourFileName } from '@dataflow/contracts';
 import { Counted, Timed } from '@dataflow/observability';
 import { Resilient } from '@dataflow/resilience';
@@ -10,6 +8,7 @@ import { recoverFileSink } from './file-sink.recovery';
 import { FloorStore } from './floor-store';
 import { HeldSeqs } from './held-seqs';
 import { FILE_SINK_OPTIONS, type FileSinkOptions } from './file-sink.options';
+import { SinkFiles, type Written } from './sink-files';
 
 export const FILESYSTEM_POLICY = 'filesystem';
 /** Files written within this long stay in the checkpoint (later ones are judged by mtime). */
@@ -30,17 +29,6 @@ interface PendingBatch {
   bytes: number;
 }
 
-interface SinkFile {
-  /** Open while the file is in use; idle files are closed but their state is kept. */
-  handle: FileHandle | undefined;
-  /** Bytes known to hold only complete lines of successful flushes (moved only when a whole flush succeeded). */
-  size: number;
-  lastWrite: number;
-}
-
-/** Descriptors kept open: records arrive for the current hour, rarely for older ones. */
-const MAX_OPEN_FILES = 4;
-
 function emptyBatch(): PendingBatch {
   return { chunks: new Map(), written: new Map(), waiters: [], bytes: 0 };
 }
@@ -57,10 +45,9 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   private readonly dir: string;
   private readonly intervalMs: number;
   private readonly flushBytes: number;
-  private readonly fsync: boolean;
   private held = new HeldSeqs();
   private readonly floors: FloorStore;
-  private readonly files = new Map<string, SinkFile>();
+  private readonly files: SinkFiles;
   private pending = emptyBatch();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -72,7 +59,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     this.dir = options.dir;
     this.intervalMs = options.flushIntervalMs;
     this.flushBytes = options.flushBytes;
-    this.fsync = options.fsync;
+    this.files = new SinkFiles(options.dir, options.fsync);
     this.floors = new FloorStore(this.dir);
   }
 
@@ -82,9 +69,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     const state = await recoverFileSink(this.dir, await readCheckpoint(this.dir));
     this.held = state.held;
     const evicted = this.floors.open();
-    for (const [name, { size, mtimeMs }] of state.files) {
-      this.files.set(name, { handle: undefined, size, lastWrite: mtimeMs });
-    }
+    for (const [name, { size, mtimeMs }] of state.files) this.files.known(name, size, mtimeMs);
     for (const name of state.repairedFiles) this.logger.warn(`repaired a torn last line in ${name}`);
     if (state.unreadableLines > 0) this.logger.error(`${state.unreadableLines} unreadable lines in ${this.dir}`);
     this.logger.log(
@@ -173,10 +158,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     this.checkpointTimer = undefined;
     await this.checkpointing;
     await this.saveCheckpoint();
-    for (const file of this.files.values()) {
-      await file.handle?.close().catch(() => undefined);
-      file.handle = undefined;
-    }
+    await this.files.closeAll();
     this.floors.close();
   }
 
@@ -199,9 +181,9 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   private async write(batch: PendingBatch): Promise<void> {
     if (batch.waiters.length === 0) return;
-    let sizes: Array<[SinkFile, number]>;
+    let written: Written;
     try {
-      sizes = await this.writeChunks(batch.chunks);
+      written = await this.writeChunks(batch.chunks);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.logger.error(`file sink flush failed: ${failure.message}`);
@@ -209,10 +191,7 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     // Sizes and held seqs move together, in one step: a checkpoint never has one without the other.
-    for (const [file, size] of sizes) {
-      file.size = size;
-      file.lastWrite = Date.now();
-    }
+    this.files.commit(written);
     for (const [source, seqs] of batch.written) this.held.add(source, seqs);
     for (const waiter of batch.waiters) waiter.resolve();
     this.checkpointSoon();
@@ -226,51 +205,8 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
   @Counted('file.write')
   @Resilient(FILESYSTEM_POLICY)
   @Timed('file.write', { sink: 'file' })
-  private async writeChunks(chunks: Map<string, string[]>): Promise<Array<[SinkFile, number]>> {
-    const written: Array<[SinkFile, FileHandle, number]> = [];
-    try {
-      for (const [name, lines] of chunks) {
-        const [file, handle] = await this.openFile(name);
-        const data = Buffer.from(lines.join(''), 'utf8');
-        await restore(file.size, handle); // a failed flush before may have left bytes past the good size
-        written.push([file, handle, file.size + data.length]);
-        let offset = 0;
-        while (offset < data.length) {
-          const { bytesWritten } = await handle.write(data, offset, data.length - offset, file.size + offset);
-          offset += bytesWritten;
-        }
-        if (this.fsync) await handle.datasync();
-      }
-    } catch (error) {
-      for (const [file, handle] of written) await restore(file.size, handle).catch(() => undefined);
-      throw error;
-    }
-    return written.map(([file, , size]) => [file, size]);
-  }
-
-  private async openFile(name: string): Promise<[SinkFile, FileHandle]> {
-    let file = this.files.get(name);
-    if (file?.handle) return [file, file.handle];
-    // Positioned writes rather than O_APPEND, so that a failed write can be truncated away.
-    const handle = await open(join(this.dir, name), constants.O_RDWR | constants.O_CREAT, 0o644);
-    if (!file) {
-      file = { handle, size: (await handle.stat()).size, lastWrite: Date.now() };
-      this.files.set(name, file);
-    }
-    file.handle = handle;
-    file.lastWrite = Date.now(); // most recently used: never the one closeIdleFiles picks
-    this.closeIdleFiles();
-    return [file, handle];
-  }
-
-  private closeIdleFiles(): void {
-    const open = [...this.files.values()].filter((file) => file.handle !== undefined);
-    if (open.length <= MAX_OPEN_FILES) return;
-    open.sort((a, b) => a.lastWrite - b.lastWrite);
-    for (const file of open.slice(0, open.length - MAX_OPEN_FILES)) {
-      void file.handle?.close().catch(() => undefined);
-      file.handle = undefined;
-    }
+  private writeChunks(chunks: Map<string, string[]>): Promise<Written> {
+    return this.files.write(chunks);
   }
 
   /**
@@ -290,19 +226,11 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
 
   private async saveCheckpoint(): Promise<void> {
     this.lastCheckpointAt = Date.now();
-    const now = Date.now();
-    const files: Record<string, number> = {};
-    for (const [name, file] of this.files) {
-      if (now - file.lastWrite < CHECKPOINT_HORIZON_MS) files[name] = file.size;
-    }
+    const files = this.files.recentSizes(CHECKPOINT_HORIZON_MS);
     try {
-      await writeCheckpoint(this.dir, { writtenAt: now, files, sources: this.held.snapshot() });
+      await writeCheckpoint(this.dir, { writtenAt: Date.now(), files, sources: this.held.snapshot() });
     } catch (error) {
       this.logger.warn(`could not write the checkpoint (start-up will scan more): ${String(error)}`);
     }
   }
-}
-
-async function restore(size: number, handle: FileHandle): Promise<void> {
-  if ((await handle.stat()).size !== size) await handle.truncate(size);
 }

@@ -1,32 +1,19 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
+import type WebSocket from 'ws';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
-import WebSocket from 'ws';
-import { DataRecord, INGEST_ERROR_CODES, RECORDS_EVENT, WS_CLOSE_NORMAL } from '@dataflow/contracts';
-import {
-  DataflowMetrics,
-  describeError,
-  injectTraceContext,
-  LogSampler,
-  redactUrl,
-  Timed,
-  Traced,
-} from '@dataflow/observability';
+import { DataRecord, RECORDS_EVENT, WS_CLOSE_NORMAL } from '@dataflow/contracts';
+import { DataflowMetrics, describeError, injectTraceContext, redactUrl, Timed, Traced } from '@dataflow/observability';
 import { BrokenCircuitError, CircuitState, NamedPolicy, PolicyRegistry } from '@dataflow/resilience';
 import type { GeneratorConfig } from '../config/generator.config';
-import { parseFilterAnswer } from './filter-answer';
+import { FilterAnswers } from './filter-answers';
+import { FilterSocket } from './filter-socket';
 import { FrameTracker, SentFrame } from './frame-tracker';
+import { LinkError } from './link-error';
 import { Outbox } from './outbox';
 
 export const FILTER_POLICY = 'filter';
-
-/** Log lines per second about refusals and malformed frames from the filter, at most. */
-const ANSWER_LOGS_PER_SECOND = 10;
-
-class LinkError extends Error {
-  override readonly name = 'LinkError';
-}
 
 /**
  * The generator's side of the WebSocket protocol (CONTRACT.md §4). Records wait in the outbox until
@@ -34,7 +21,8 @@ class LinkError extends Error {
  * under the `filter` circuit breaker: connection failures, closes and ack timeouts count against
  * it; acknowledgements close it. Any failure drops the connection, and the next connection
  * resends every unacknowledged record in `seq` order, so the filter never sees a later record of
- * this source before an earlier unacknowledged one.
+ * this source before an earlier unacknowledged one. The connection itself is FilterSocket's, the
+ * judging of the filter's answers FilterAnswers'; this class is the send window.
  */
 @Injectable()
 export class FilterLink implements OnApplicationShutdown {
@@ -43,18 +31,13 @@ export class FilterLink implements OnApplicationShutdown {
   private readonly frames = new FrameTracker();
   private readonly policy: NamedPolicy;
   private readonly source: string;
-  private readonly url: string;
-  /** The URL as logged: a `?token=` or password in it is masked. */
-  private readonly shownUrl: string;
-  private readonly answerLogs = new LogSampler(ANSWER_LOGS_PER_SECOND);
-  private readonly token: string | undefined;
+  private readonly socket: FilterSocket;
+  private readonly answers: FilterAnswers;
   private readonly frameSize: number;
   private readonly maxFrames: number;
   private readonly maxBuffered: number;
   private readonly backoffFactory: ExponentialBackoff<unknown>;
   private backoff: IBackoff<unknown> | undefined;
-  private socket: WebSocket | undefined;
-  private connecting: Promise<WebSocket> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private drainWaiters: Array<() => void> = [];
@@ -69,12 +52,25 @@ export class FilterLink implements OnApplicationShutdown {
     private readonly metrics: DataflowMetrics,
   ) {
     this.policy = registry.get(FILTER_POLICY);
-    metrics.declareRejections([...INGEST_ERROR_CODES, 'UNKNOWN']);
     this.source = config.get('GENERATOR_ID', { infer: true });
-    this.url = config.get('FILTER_WS_URL', { infer: true });
-    this.shownUrl = redactUrl(this.url);
-    metrics.logLinesSuppressed('filter_answer', 0);
-    this.token = config.get('INGEST_TOKEN', { infer: true });
+    const url = config.get('FILTER_WS_URL', { infer: true });
+    const shownUrl = redactUrl(url);
+    this.socket = new FilterSocket(
+      { url, shownUrl, token: config.get('INGEST_TOKEN', { infer: true }), logger: this.logger },
+      {
+        opened: () => this.logger.log(`connected to ${shownUrl}; resending ${this.outbox.size} unacknowledged records`),
+        message: (data, isBinary) => this.answers.handle(data, isBinary),
+        closed: (code, reason) => {
+          this.logger.warn(`filter closed the connection (${code}${reason ? `: ${reason}` : ''})`);
+          this.linkFailed(new LinkError(`connection closed (${code})`), this.epoch);
+        },
+      },
+    );
+    this.answers = new FilterAnswers(this.source, metrics, this.logger, {
+      settle: (seqs, outcome) => this.settle(seqs, outcome),
+      // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
+      rateLimited: () => this.linkFailed(new LinkError('rate limited by the filter'), this.epoch),
+    });
     this.frameSize = config.get('GENERATOR_FRAME_SIZE', { infer: true });
     this.maxFrames = config.get('GENERATOR_MAX_FRAMES_IN_FLIGHT', { infer: true });
     this.maxBuffered = config.get('GENERATOR_MAX_BUFFERED', { infer: true });
@@ -95,7 +91,7 @@ export class FilterLink implements OnApplicationShutdown {
   }
 
   get connected(): boolean {
-    return this.socket?.readyState === WebSocket.OPEN;
+    return this.socket.connected;
   }
 
   get breakerState(): CircuitState {
@@ -128,8 +124,7 @@ export class FilterLink implements OnApplicationShutdown {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.frames.failAll(new LinkError('shutting down'));
-    this.socket?.close(WS_CLOSE_NORMAL, 'generator shutting down');
-    this.socket = undefined;
+    this.socket.close(WS_CLOSE_NORMAL, 'generator shutting down');
   }
 
   /** Nothing while a retry is pending; half-open admits one trial frame; closed the full window. */
@@ -155,7 +150,9 @@ export class FilterLink implements OnApplicationShutdown {
     );
     try {
       await this.policy.execute(async (signal) => {
-        const socket = await this.connect(signal);
+        // A connection that opens after a drop it did not see is discarded.
+        const opening = this.epoch;
+        const socket = await this.socket.connect(signal, () => opening === this.epoch);
         // The connection was dropped while this frame waited: its records were rewound and the
         // next connection resends them from the oldest, so sending them here would reorder.
         if (epoch !== this.epoch) throw new LinkError('stale frame');
@@ -174,7 +171,8 @@ export class FilterLink implements OnApplicationShutdown {
       this.pump();
     } catch (error) {
       trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      this.onDeliveryFailure(frame, error, epoch);
+      frame.fail(error instanceof Error ? error : new Error(String(error)));
+      this.linkFailed(error, epoch);
     }
   }
 
@@ -187,14 +185,13 @@ export class FilterLink implements OnApplicationShutdown {
     for (let next = this.unsent.shift(); next; next = this.unsent.shift()) {
       if (next.epoch !== this.epoch) continue;
       socket.send(next.payload, (error) => {
-        if (error)
-          this.onDeliveryFailure(new SentFrame([]), new LinkError(`send failed: ${error.message}`), next.epoch);
+        if (error) this.linkFailed(new LinkError(`send failed: ${error.message}`), next.epoch);
       });
     }
   }
 
-  private onDeliveryFailure(frame: SentFrame, error: unknown, epoch: number): void {
-    frame.fail(error instanceof Error ? error : new Error(String(error)));
+  /** The connection of `epoch` failed: drop it, and resend everything unacknowledged after a backoff. */
+  private linkFailed(error: unknown, epoch: number): void {
     // A failure from before the last drop is already handled; it must not drop a newer connection.
     if (this.stopped || epoch !== this.epoch) return;
     if (!(error instanceof BrokenCircuitError)) {
@@ -207,13 +204,7 @@ export class FilterLink implements OnApplicationShutdown {
   /** Closes the connection and makes every unacknowledged record unsent, to be resent in order. */
   private dropConnection(): void {
     this.epoch++;
-    const socket = this.socket;
-    this.socket = undefined;
-    this.connecting = undefined;
-    if (socket) {
-      socket.removeAllListeners('message');
-      socket.terminate();
-    }
+    this.socket.drop();
     this.frames.failAll(new LinkError('connection dropped'));
     const resent = this.outbox.rewind();
     if (resent > 0) this.metrics.recordsProcessed('deliver', 'resend', resent);
@@ -229,97 +220,6 @@ export class FilterLink implements OnApplicationShutdown {
     this.retryTimer.unref();
   }
 
-  private connect(signal: AbortSignal): Promise<WebSocket> {
-    if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
-    this.connecting ??= this.open(signal).finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private open(signal: AbortSignal): Promise<WebSocket> {
-    const epoch = this.epoch;
-    return new Promise<WebSocket>((resolve, reject) => {
-      const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
-      const socket = new WebSocket(this.url, { headers, handshakeTimeout: 5_000, perMessageDeflate: false });
-      const onAbort = (): void => fail(new Error('timed out'));
-      const fail = (error: Error): void => {
-        signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners();
-        socket.on('error', () => undefined);
-        socket.terminate();
-        reject(new LinkError(`cannot connect to ${this.shownUrl}: ${error.message}`));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', fail);
-      socket.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
-      socket.once('open', () => {
-        if (epoch !== this.epoch) return fail(new Error('superseded'));
-        signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners();
-        socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-        socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString()));
-        socket.on('error', (error) => this.logger.warn(`filter connection error: ${error.message}`));
-        this.socket = socket;
-        this.logger.log(`connected to ${this.shownUrl}; resending ${this.outbox.size} unacknowledged records`);
-        resolve(socket);
-      });
-    });
-  }
-
-  private onClose(socket: WebSocket, code: number, reason: string): void {
-    if (socket !== this.socket) return;
-    this.logger.warn(`filter closed the connection (${code}${reason ? `: ${reason}` : ''})`);
-    this.onDeliveryFailure(new SentFrame([]), new LinkError(`connection closed (${code})`), this.epoch);
-  }
-
-  /**
-   * Answers from the filter. A frame that does not follow the protocol is counted
-   * (`dataflow_malformed_frames_total{peer="filter"}`) and logged, never thrown: its records stay
-   * unacknowledged and are resent after the ack timeout, so nothing is lost.
-   */
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
-    const answer = isBinary
-      ? ({ kind: 'malformed', problem: 'binary frame' } as const)
-      : parseFilterAnswer(rawText(data), this.source);
-    if (answer.kind === 'malformed') {
-      this.metrics.malformedFrame('filter');
-      this.logSampled(`filter sent a frame that does not follow the protocol (${answer.problem}); ignored`);
-      return;
-    }
-    if (answer.kind === 'ack') {
-      if (answer.source === this.source) this.settle(answer.seqs, 'acked');
-      return;
-    }
-    const known = (code: string): string =>
-      (INGEST_ERROR_CODES as readonly string[]).includes(code) ? code : 'UNKNOWN';
-    if (answer.refused.length === 0) this.metrics.recordRejected(known(answer.code));
-    for (const group of answer.refused) this.metrics.recordRejected(known(group.code), group.seqs.length);
-    if (answer.code === 'RATE_LIMITED') {
-      // Nothing of that frame was taken: slow down by reconnecting with backoff and resend.
-      this.onDeliveryFailure(new SentFrame([]), new LinkError('rate limited by the filter'), this.epoch);
-      return;
-    }
-    // Any other refusal is final for those records: resending the same bytes cannot succeed.
-    const seqs = answer.refused.flatMap((group) => group.seqs);
-    const which = seqs.length > 0 ? `${seqs.length} records (first seq ${seqs[0]})` : 'a frame';
-    this.logSampled(`filter refused ${which}: ${answer.code} ${answer.message}`, 'error');
-    if (seqs.length > 0) this.settle(seqs, 'refused');
-  }
-
-  /** Logs at most ANSWER_LOGS_PER_SECOND lines a second; a peer must not be able to flood the log. */
-  private logSampled(line: string, level: 'warn' | 'error' = 'warn'): void {
-    const logged = this.answerLogs.take(performance.now(), (suppressed) =>
-      this.logger.warn(`${suppressed} more lines about the filter's answers were not logged in the last second`),
-    );
-    if (!logged) {
-      this.metrics.logLinesSuppressed('filter_answer', 1);
-      return;
-    }
-    if (level === 'error') this.logger.error(line);
-    else this.logger.warn(line);
-  }
-
   private settle(seqs: readonly number[], outcome: 'acked' | 'refused'): void {
     const settled = this.outbox.ack(seqs);
     this.frames.ack(seqs);
@@ -328,10 +228,4 @@ export class FilterLink implements OnApplicationShutdown {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }
   }
-}
-
-function rawText(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }
