@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { AppProcess, LOG_DIR, waitFor } from '../support/app-process';
+import { entryPoint } from '../../scripts/kit/app-process';
 
 /** Ports of this spec: 4335 to 4339. */
 const GENERATOR_PORT = 4335;
@@ -84,7 +85,7 @@ describe('generator against a broken peer (issue: robust peers)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dataflow-seq-'));
     for (const content of ['', ' \n', '0x1F', '1e4']) {
       writeFileSync(join(dir, 'generator-1.seq'), content);
-      const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/generator/main.js')], {
+      const result = spawnSync(process.execPath, [entryPoint('generator')], {
         env: { ...process.env, GENERATOR_STATE_DIR: dir, GENERATOR_PORT: String(GENERATOR_PORT) },
         encoding: 'utf8',
         timeout: 30_000,

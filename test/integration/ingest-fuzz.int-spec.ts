@@ -7,6 +7,7 @@ import { DataRecord, FilterToSenderFrame, IngestErrorCode } from '@dataflow/cont
 import { AppProcess, waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
 import { makeRecord, readFileSink } from '../support/records';
+import { entryPoint } from '../../scripts/kit/app-process';
 
 const PORT = 3122;
 const URL = `ws://127.0.0.1:${PORT}/ingest`;
@@ -230,7 +231,7 @@ describe(`ingest fuzzing (seed ${SEED}, ${HOSTILE_FRAMES} hostile frames)`, () =
 describe('production start-up', () => {
   it('refuses to start without INGEST_TOKEN when NODE_ENV=production, with one line', async () => {
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/main.js')], {
+    const result = spawnSync(process.execPath, [entryPoint('filter')], {
       env: { ...process.env, NODE_ENV: 'production', INGEST_TOKEN: '', FILTER_PORT: '3198' },
       encoding: 'utf8',
       timeout: 30_000,

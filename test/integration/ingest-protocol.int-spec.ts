@@ -6,6 +6,7 @@ import { computeHash, DataRecord, FilterToSenderFrame } from '@dataflow/contract
 import { AppProcess, waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
 import { makeRecord, readFileSink } from '../support/records';
+import { entryPoint } from '../../scripts/kit/app-process';
 
 const PORT = 3112;
 const URL = `ws://127.0.0.1:${PORT}/ingest`;
@@ -175,7 +176,7 @@ describe('filter ingest protocol (CONTRACT.md §4)', () => {
 describe('configuration', () => {
   it('stops with one line naming a bad variable', async () => {
     const { spawnSync } = await import('node:child_process');
-    const entry = join(process.cwd(), 'dist/apps/filter/main.js');
+    const entry = entryPoint('filter');
     const result = spawnSync(process.execPath, [entry], {
       env: { ...process.env, FILTER_THRESHOLD: 'ninety', FILTER_PORT: '3199' },
       encoding: 'utf8',

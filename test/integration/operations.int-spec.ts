@@ -18,7 +18,9 @@ const CONTRACT_METRICS = [
 async function readinessTurns(app: AppProcess, status: number): Promise<number> {
   const started = performance.now();
   await waitFor(
-    async () => (await app.get('/health/ready')).status === status,
+    // Longer than the readiness checks' own 2 s timeout: a database that hangs (rather than refuses)
+    // answers 503 only after it, and an answer cut off first would never be seen.
+    async () => (await app.get('/health/ready', 5000)).status === status,
     30_000,
     `${app.name} ready = ${status}`,
   );

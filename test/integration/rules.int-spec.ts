@@ -8,6 +8,7 @@ import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { prng } from '../support/prng';
 import { RabbitProbe, recordsOf } from '../support/rabbit';
 import { makeRecord, readFileSink, seqsOf } from '../support/records';
+import { entryPoint } from '../../scripts/kit/app-process';
 
 const TOKEN = 'rules-admin-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -203,7 +204,7 @@ describe('routing rules (FILTER_RULES_FILE, GET/PUT /rules) and GET /tail', () =
     const dir = mkdtempSync(join(tmpdir(), 'dataflow-rules-bad-'));
     const file = join(dir, 'rules.json');
     writeFileSync(file, JSON.stringify({ rules: [], default: 'sideways' }));
-    const entry = join(process.cwd(), 'dist', 'apps', 'filter', 'apps', 'filter', 'src', 'main.js');
+    const entry = entryPoint('filter');
     const run = spawnSync(process.execPath, [entry], {
       env: { ...process.env, FILTER_PORT: '3442', FILTER_RULES_FILE: file, FILTER_OUTPUT_DIR: join(dir, 'out') },
       encoding: 'utf8',

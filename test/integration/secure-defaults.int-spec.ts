@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppName, AppProcess, sleep, waitFor } from '../support/app-process';
 import { listeningAddresses } from '../support/listening';
+import { entryPoint } from '../../scripts/kit/app-process';
 
 /** Ports of this spec: 4321 to 4329. */
 const PORT = { generator: 4321, filter: 4322, 'db-writer': 4323, 'mongo-writer': 4324 } as const;
@@ -71,7 +72,7 @@ describe('secure by default (CONTRACT.md §4): without the tokens an app listens
   });
 
   it('the filter refuses a non-loopback LISTEN_HOST without its tokens, with one line', () => {
-    const result = spawnSync(process.execPath, [join(process.cwd(), 'dist/apps/filter/main.js')], {
+    const result = spawnSync(process.execPath, [entryPoint('filter')], {
       env: {
         ...process.env,
         NODE_ENV: 'test',

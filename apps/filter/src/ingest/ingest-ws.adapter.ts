@@ -17,17 +17,9 @@ import { describeError, extractTraceContext } from '@dataflow/observability';
 import { ConnectionRegistry } from './connection-registry.service';
 import { envelopeProblem } from './envelope';
 import { exceedsDepth } from './frame-depth';
+import type { IngestAdapterOptions } from './ingest.options';
 import { IngestRefusals } from './ingest-refusals.service';
 import { TokenBucket } from './token-bucket';
-
-export interface IngestAdapterOptions {
-  readonly token: string | undefined;
-  readonly maxConnections: number;
-  /** New connections per second, all clients together (INGEST_MAX_NEW_CONNECTIONS_PER_SECOND). */
-  readonly maxNewConnectionsPerSecond: number;
-  /** Deepest JSON nesting of a frame, checked before parsing (INGEST_MAX_JSON_DEPTH). */
-  readonly maxDepth: number;
-}
 
 type VerifyCallback = (result: boolean, code?: number, message?: string) => void;
 
