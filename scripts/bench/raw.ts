@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { computeHash, DataRecord, nestStream, RECORDS_PATTERN } from '@dataflow/contracts';
 import { errorText, sleep } from './util';
+import { createRecordsTableSql } from '../../apps/db-writer/src/storage/migrations/1732500000000-create-data-records';
 
 /** Names of the bench-only resources; they are created fresh and removed afterwards. */
 export const RAW_QUEUE = 'dataflow.bench.raw';
@@ -277,14 +278,7 @@ export async function benchPostgres(options: RawOptions): Promise<RawResult> {
     }
     const admin = clients[0] as Client;
     await admin.query(`DROP TABLE IF EXISTS ${RAW_TABLE}`);
-    await admin.query(`CREATE TABLE ${RAW_TABLE} (
-      source       text        NOT NULL,
-      seq          bigint      NOT NULL,
-      "timestamp"  bigint      NOT NULL,
-      random_value integer     NOT NULL,
-      hash_value   char(2)     NOT NULL,
-      received_at  timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (source, seq))`);
+    await admin.query(createRecordsTableSql(RAW_TABLE));
     const placeholders = Array.from({ length: rows }, (_, i) => {
       const p = i * 5;
       return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5})`;

@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO_DLQ, MONGO_QUEUE, POSTGRES_DLQ, POSTGRES_QUEUE } from '@dataflow/contracts';
-import { declareTopology } from '@dataflow/messaging/topology';
+import { declareTopology } from '@dataflow/messaging/transport/topology';
 import { pause, waitUntil } from './wait';
 
 export const RECORD_QUEUES = [POSTGRES_QUEUE, MONGO_QUEUE] as const;

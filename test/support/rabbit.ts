@@ -9,7 +9,7 @@ import {
   RECORDS_EXCHANGE,
 } from '@dataflow/contracts';
 // The topology file alone: the barrel also exports Nest providers, which jest cannot load here.
-import { declareTopology } from '@dataflow/messaging/topology';
+import { declareTopology } from '@dataflow/messaging/transport/topology';
 
 export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const ALL_QUEUES = [POSTGRES_QUEUE, MONGO_QUEUE, POSTGRES_DLQ, MONGO_DLQ];

@@ -1,26 +1,23 @@
-import { type INestApplication, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { type INestApplication, Module } from '@nestjs/common';
+import type { ConfigService } from '@nestjs/config';
 import type { AppDefinition } from '@dataflow/app-shell';
-import { RecordsRmqClient } from '@dataflow/messaging';
 import type { PolicyCatalogue } from '@dataflow/resilience';
 import { FilterConfig, filterEnv } from './config/filter.config';
+import { FilterOptionsModule } from './config/filter.options';
 import { FilterReadiness } from './health/filter.readiness';
 import { ConnectionRegistry } from './ingest/connection-registry.service';
 import { IngestRefusals } from './ingest/ingest-refusals.service';
-import { IngestGateway } from './ingest/ingest.gateway';
-import { IngestService } from './ingest/ingest.service';
 import { IngestWsAdapter } from './ingest/ingest-ws.adapter';
 import { INGEST_OPTIONS, type IngestOptions } from './ingest/ingest.options';
-import { filterOptionProviders } from './config/filter.options';
-import { RecordPipeline } from './pipeline/record-pipeline.service';
-import { AdminTokenGuard } from './admin/admin-token.guard';
-import { RulesController } from './routing/rules.controller';
-import { RulesService } from './routing/rules.service';
-import { TailCapacityMiddleware } from './tail/tail-capacity.middleware';
-import { TailController } from './tail/tail.controller';
-import { TailService } from './tail/tail.service';
-import { FILESYSTEM_POLICY, FileSink } from './sinks/file-sink.service';
-import { QueueSink, RABBITMQ_POLICY } from './sinks/queue-sink.service';
+import { IngestModule } from './ingest/ingest.module';
+import { OperatorModule } from './operator/operator.module';
+import { PipelineModule } from './pipeline/pipeline.module';
+import { RefusalLog } from './refusals/refusal-log';
+import { RefusalsModule } from './refusals/refusals.module';
+import { RoutingModule } from './routing/routing.module';
+import { FILESYSTEM_POLICY } from './sinks/file-sink.service';
+import { RABBITMQ_POLICY } from './sinks/queue-sink.service';
+import { SinksModule } from './sinks/sinks.module';
 
 function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
   const breaker = {
@@ -35,13 +32,12 @@ function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
   };
 }
 
-/** The filter's root module: what it holds is in {@link filterApp}; the `/tail` capacity middleware here. */
+/**
+ * The filter's root module: its features are modules of their own (each with the options it
+ * declares), from the ground up: refusals, sinks, routing, operator endpoints, pipeline, ingest.
+ */
 @Module({})
-export class FilterModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(TailCapacityMiddleware).forRoutes('tail');
-  }
-}
+export class FilterModule {}
 
 /** `/ingest` is served by the filter's own WebSocket adapter: its caps apply before Nest sees a frame. */
 function useIngestAdapter(nest: INestApplication): void {
@@ -51,6 +47,7 @@ function useIngestAdapter(nest: INestApplication): void {
       nest.get<IngestOptions>(INGEST_OPTIONS),
       nest.get(ConnectionRegistry),
       nest.get(IngestRefusals),
+      nest.get(RefusalLog),
     ),
   );
 }
@@ -63,28 +60,14 @@ export const filterApp: AppDefinition<FilterConfig> = {
   readiness: FilterReadiness,
   portVariable: 'FILTER_PORT',
   tokenVariables: ['INGEST_TOKEN', 'FILTER_ADMIN_TOKEN'],
-  controllers: [RulesController, TailController],
-  providers: [
-    ...filterOptionProviders,
-    {
-      provide: RecordsRmqClient,
-      inject: [ConfigService],
-      useFactory: (c: ConfigService<FilterConfig, true>) =>
-        new RecordsRmqClient({
-          url: c.get('RABBITMQ_URL', { infer: true }),
-          publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
-        }),
-    },
-    RulesService,
-    TailService,
-    AdminTokenGuard,
-    QueueSink,
-    FileSink,
-    RecordPipeline,
-    IngestRefusals,
-    ConnectionRegistry,
-    IngestService,
-    IngestGateway,
+  imports: [
+    FilterOptionsModule,
+    RefusalsModule,
+    SinksModule,
+    RoutingModule,
+    OperatorModule,
+    PipelineModule,
+    IngestModule,
   ],
   configure: useIngestAdapter,
 };

@@ -2,26 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { InstrumentationSink } from './instrumentation';
-import {
-  CIRCUIT_STATE,
-  CONNECTIONS_REFUSED_TOTAL,
-  LOG_LINES_SUPPRESSED_TOTAL,
-  MALFORMED_FRAMES_TOTAL,
-  CircuitStateValue,
-  END_TO_END_LATENCY,
-  OPERATION_DURATION,
-  OPERATIONS_TOTAL,
-  RECORDS_DROPPED_TOTAL,
-  RECORDS_REJECTED_TOTAL,
-  RECORDS_ROUTED_TOTAL,
-  RECORDS_TOTAL,
-  RETRIES_TOTAL,
-  RULES_INFO,
-  RULES_RELOADS_TOTAL,
-  SINK_WRITE_DURATION,
-  TAIL_DROPPED_TOTAL,
-  WS_FRAME_DURATION,
-} from './metric-names';
+import * as names from './metric-names';
+import { CircuitStateValue } from './metric-names';
 import { APP_NAME } from './observability.tokens';
 
 /**
@@ -32,23 +14,23 @@ import { APP_NAME } from './observability.tokens';
 export class DataflowMetrics implements InstrumentationSink {
   constructor(
     @Inject(APP_NAME) private readonly app: string,
-    @InjectMetric(RECORDS_TOTAL) private readonly records: Counter<'app' | 'stage' | 'outcome'>,
-    @InjectMetric(RECORDS_REJECTED_TOTAL) private readonly rejected: Counter<'reason'>,
-    @InjectMetric(SINK_WRITE_DURATION) private readonly sinkWrites: Histogram<'sink'>,
-    @InjectMetric(CIRCUIT_STATE) private readonly circuits: Gauge<'breaker'>,
-    @InjectMetric(RETRIES_TOTAL) private readonly retries: Counter<'operation'>,
-    @InjectMetric(END_TO_END_LATENCY) private readonly endToEnd: Histogram<'sink'>,
-    @InjectMetric(WS_FRAME_DURATION) private readonly frames: Histogram<'outcome'>,
-    @InjectMetric(RECORDS_ROUTED_TOTAL) private readonly routes: Counter<'route' | 'rule' | 'version'>,
-    @InjectMetric(RECORDS_DROPPED_TOTAL) private readonly drops: Counter<'reason'>,
-    @InjectMetric(RULES_INFO) private readonly rules: Gauge<'version' | 'name'>,
-    @InjectMetric(RULES_RELOADS_TOTAL) private readonly reloads: Counter<'source' | 'outcome'>,
-    @InjectMetric(TAIL_DROPPED_TOTAL) private readonly tailDrops: Counter,
-    @InjectMetric(OPERATION_DURATION) private readonly operations: Histogram<'operation'>,
-    @InjectMetric(OPERATIONS_TOTAL) private readonly operationCalls: Counter<'operation' | 'outcome'>,
-    @InjectMetric(CONNECTIONS_REFUSED_TOTAL) private readonly refusedConnections: Counter<'endpoint' | 'reason'>,
-    @InjectMetric(LOG_LINES_SUPPRESSED_TOTAL) private readonly suppressedLogs: Counter<'category'>,
-    @InjectMetric(MALFORMED_FRAMES_TOTAL) private readonly malformed: Counter<'peer'>,
+    @InjectMetric(names.RECORDS_TOTAL) private readonly records: Counter<'app' | 'stage' | 'outcome'>,
+    @InjectMetric(names.RECORDS_REJECTED_TOTAL) private readonly rejected: Counter<'reason'>,
+    @InjectMetric(names.SINK_WRITE_DURATION) private readonly sinkWrites: Histogram<'sink'>,
+    @InjectMetric(names.CIRCUIT_STATE) private readonly circuits: Gauge<'breaker'>,
+    @InjectMetric(names.RETRIES_TOTAL) private readonly retries: Counter<'operation'>,
+    @InjectMetric(names.END_TO_END_LATENCY) private readonly endToEnd: Histogram<'sink'>,
+    @InjectMetric(names.WS_FRAME_DURATION) private readonly frames: Histogram<'outcome'>,
+    @InjectMetric(names.RECORDS_ROUTED_TOTAL) private readonly routes: Counter<'route' | 'rule' | 'version'>,
+    @InjectMetric(names.RECORDS_DROPPED_TOTAL) private readonly drops: Counter<'reason'>,
+    @InjectMetric(names.RULES_INFO) private readonly rules: Gauge<'version' | 'name'>,
+    @InjectMetric(names.RULES_RELOADS_TOTAL) private readonly reloads: Counter<'source' | 'outcome'>,
+    @InjectMetric(names.TAIL_DROPPED_TOTAL) private readonly tailDrops: Counter,
+    @InjectMetric(names.OPERATION_DURATION) private readonly operations: Histogram<'operation'>,
+    @InjectMetric(names.OPERATIONS_TOTAL) private readonly operationCalls: Counter<'operation' | 'outcome'>,
+    @InjectMetric(names.CONNECTIONS_REFUSED_TOTAL) private readonly refusedConnections: Counter<'endpoint' | 'reason'>,
+    @InjectMetric(names.LOG_LINES_SUPPRESSED_TOTAL) private readonly suppressedLogs: Counter<'category'>,
+    @InjectMetric(names.MALFORMED_FRAMES_TOTAL) private readonly malformed: Counter<'peer'>,
   ) {}
 
   /**

@@ -1,10 +1,12 @@
-import type { Provider } from '@nestjs/common';
+import { Global, Module, type Provider } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ADMIN_OPTIONS, type AdminOptions } from '../admin/admin.options';
 import { INGEST_OPTIONS, type IngestOptions } from '../ingest/ingest.options';
 import { PIPELINE_OPTIONS, type PipelineOptions } from '../pipeline/pipeline.options';
 import { RULES_OPTIONS, type RulesOptions } from '../routing/rules.options';
+import { REFUSAL_LOG_OPTIONS, type RefusalLogOptions } from '../refusals/refusal-log';
 import { FILE_SINK_OPTIONS, type FileSinkOptions } from '../sinks/file-sink.options';
+import { QUEUE_SINK_OPTIONS, type QueueSinkOptions } from '../sinks/queue-sink.options';
 import { TAIL_OPTIONS, type TailOptions } from '../tail/tail.options';
 import type { FilterConfig } from './filter.config';
 
@@ -19,7 +21,7 @@ function options<T>(token: symbol, build: (config: Config) => T): Provider {
  * The only place the filter's features meet its configuration: each feature declares the options
  * it needs (its `*.options.ts`) and gets exactly those, never the whole ConfigService.
  */
-export const filterOptionProviders: Provider[] = [
+const filterOptionProviders: Provider[] = [
   options(INGEST_OPTIONS, (c): IngestOptions => ({
     token: c.get('INGEST_TOKEN', { infer: true }),
     maxConnections: c.get('INGEST_MAX_CONNECTIONS', { infer: true }),
@@ -34,7 +36,13 @@ export const filterOptionProviders: Provider[] = [
     },
     idleTimeoutMs: c.get('INGEST_IDLE_TIMEOUT_MS', { infer: true }),
     abusePenaltyMs: c.get('INGEST_ABUSE_PENALTY_MS', { infer: true }),
-    refusalLogsPerSecond: c.get('INGEST_REFUSAL_LOGS_PER_SECOND', { infer: true }),
+  })),
+  options(REFUSAL_LOG_OPTIONS, (c): RefusalLogOptions => ({
+    linesPerSecond: c.get('INGEST_REFUSAL_LOGS_PER_SECOND', { infer: true }),
+  })),
+  options(QUEUE_SINK_OPTIONS, (c): QueueSinkOptions => ({
+    url: c.get('RABBITMQ_URL', { infer: true }),
+    publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
   })),
   options(RULES_OPTIONS, (c): RulesOptions => ({
     file: c.get('FILTER_RULES_FILE', { infer: true }),
@@ -56,3 +64,20 @@ export const filterOptionProviders: Provider[] = [
   options(TAIL_OPTIONS, (c): TailOptions => ({ maxClients: c.get('FILTER_TAIL_MAX_CLIENTS', { infer: true }) })),
   options(ADMIN_OPTIONS, (c): AdminOptions => ({ token: c.get('FILTER_ADMIN_TOKEN', { infer: true }) })),
 ];
+
+/** The filter's option sets, for every module of the app (global, like the configuration they come from). */
+@Global()
+@Module({
+  providers: filterOptionProviders,
+  exports: [
+    INGEST_OPTIONS,
+    REFUSAL_LOG_OPTIONS,
+    QUEUE_SINK_OPTIONS,
+    RULES_OPTIONS,
+    PIPELINE_OPTIONS,
+    FILE_SINK_OPTIONS,
+    TAIL_OPTIONS,
+    ADMIN_OPTIONS,
+  ],
+})
+export class FilterOptionsModule {}

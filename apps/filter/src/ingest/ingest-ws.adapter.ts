@@ -18,6 +18,7 @@ import { ConnectionRegistry } from './connection-registry.service';
 import { envelopeProblem } from './envelope';
 import { exceedsDepth } from './frame-depth';
 import type { IngestAdapterOptions } from './ingest.options';
+import { RefusalLog } from '../refusals/refusal-log';
 import { IngestRefusals } from './ingest-refusals.service';
 import { TokenBucket } from './token-bucket';
 
@@ -45,6 +46,7 @@ export class IngestWsAdapter extends WsAdapter {
     private readonly options: IngestAdapterOptions,
     private readonly registry: ConnectionRegistry,
     private readonly refusals: IngestRefusals,
+    private readonly refusalLog: RefusalLog,
   ) {
     super(app);
     this.token = options.token ? Buffer.from(options.token, 'utf8') : undefined;
@@ -144,13 +146,13 @@ export class IngestWsAdapter extends WsAdapter {
   private verify(request: IncomingMessage, callback: VerifyCallback): void {
     const remote = request.socket.remoteAddress ?? 'unknown';
     if (this.token && !this.authorized(request)) {
-      this.refusals.connectionRefused('ingest', 'unauthorized', remote, 'no valid INGEST_TOKEN (HTTP 401)');
+      this.refusalLog.connectionRefused('ingest', 'unauthorized', remote, 'no valid INGEST_TOKEN (HTTP 401)');
       callback(false, 401, 'Unauthorized');
       return;
     }
     const barredMs = this.registry.barredFor(remote);
     if (barredMs > 0) {
-      this.refusals.connectionRefused(
+      this.refusalLog.connectionRefused(
         'ingest',
         'penalty',
         remote,
@@ -160,7 +162,7 @@ export class IngestWsAdapter extends WsAdapter {
       return;
     }
     if (this.registry.size >= this.options.maxConnections) {
-      this.refusals.connectionRefused(
+      this.refusalLog.connectionRefused(
         'ingest',
         'limit',
         remote,
@@ -170,7 +172,7 @@ export class IngestWsAdapter extends WsAdapter {
       return;
     }
     if (!this.newConnections.tryTake(1, performance.now())) {
-      this.refusals.connectionRefused(
+      this.refusalLog.connectionRefused(
         'ingest',
         'rate',
         remote,

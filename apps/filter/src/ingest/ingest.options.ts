@@ -17,8 +17,6 @@ export interface IngestOptions extends IngestAdapterOptions {
   readonly idleTimeoutMs: number;
   /** The first bar of an address closed for abuse; repeat offences bar it longer. */
   readonly abusePenaltyMs: number;
-  /** Refusal log lines per second, at most (the rest are counted). */
-  readonly refusalLogsPerSecond: number;
 }
 
 export const INGEST_OPTIONS = Symbol('INGEST_OPTIONS');

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, ServiceUnavailab
 import type { ServerResponse } from 'node:http';
 import type { DataRecord, TailRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
-import { IngestRefusals } from '../ingest/ingest-refusals.service';
+import { RefusalLog } from '../refusals/refusal-log';
 import type { RouteDecision } from '../routing/record-router';
 import { TAIL_OPTIONS, type TailOptions } from './tail.options';
 
@@ -30,7 +30,7 @@ export class TailService implements BeforeApplicationShutdown {
 
   constructor(
     private readonly metrics: DataflowMetrics,
-    private readonly refusals: IngestRefusals,
+    private readonly refusals: RefusalLog,
     @Inject(TAIL_OPTIONS) options: TailOptions,
   ) {
     this.maxClients = options.maxClients;

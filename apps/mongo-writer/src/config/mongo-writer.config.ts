@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, integer, optionalInteger, port, rabbitEnv, url } from '@dataflow/config';
-import { checkHeldBound, DEFAULT_MAX_HELD_RECORDS } from '@dataflow/messaging/held-records';
+import { checkHeldBound, DEFAULT_MAX_HELD_RECORDS } from '@dataflow/messaging/writer/held-records';
 
 export const mongoWriterEnv = z
   .object({

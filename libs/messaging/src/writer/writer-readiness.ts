@@ -3,7 +3,7 @@ import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminu
 import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
 import type { RecordStore } from './record-writer';
-import { RecordsRmqServer } from './records-rmq.server';
+import { RecordsRmqServer } from '../transport/records-rmq.server';
 
 /** The writer's store, for readiness and the writer itself. */
 export const RECORD_STORE = Symbol('RECORD_STORE');

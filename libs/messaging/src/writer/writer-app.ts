@@ -3,7 +3,7 @@ import type { ConfigService } from '@nestjs/config';
 import type { AppDefinition } from '@dataflow/app-shell';
 import type { RecordStore } from './record-writer';
 import { RecordsConsumer } from './records.consumer';
-import { RecordsRmqServer } from './records-rmq.server';
+import { RecordsRmqServer } from '../transport/records-rmq.server';
 import { WriterReadiness } from './writer-readiness';
 import { writerProviders, type WriterSettings } from './writer.providers';
 

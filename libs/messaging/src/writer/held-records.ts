@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { MAX_RECORDS_PER_MESSAGE } from './records-message.codec';
+import { MAX_RECORDS_PER_MESSAGE } from '../transport/records-message.codec';
 
 /** Default bound of the records a writer holds unacknowledged (decoded, about 80 MB). */
 export const DEFAULT_MAX_HELD_RECORDS = 200_000;

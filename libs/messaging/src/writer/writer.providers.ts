@@ -3,8 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import { RecordWriter, type RecordStore } from './record-writer';
-import { RecordsRmqServer } from './records-rmq.server';
-import { DECODE_FAILURE_REASONS } from './records-message.codec';
+import { RecordsRmqServer } from '../transport/records-rmq.server';
+import { DECODE_FAILURE_REASONS } from '../transport/records-message.codec';
 import { RECORD_STORE } from './writer-readiness';
 
 /** What distinguishes one writer from the other, read from its validated configuration. */

@@ -5,7 +5,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
 } from './records-message.codec';
-import { prng } from '../../../test/support/prng';
+import { prng } from '../../../../test/support/prng';
 
 function record(seq: number, randomValue = 95, source = 'generator-1'): DataRecord {
   const timestamp = 1_732_500_000_000 + seq;

@@ -4,9 +4,9 @@ import type { DataRecord } from '@dataflow/contracts';
 import { trace } from '@opentelemetry/api';
 import { Traced, type DataflowMetrics } from '@dataflow/observability';
 import { isCancellation, type NamedPolicy } from '@dataflow/resilience';
-import type { ConsumerSession } from './consumer-session';
+import type { ConsumerSession } from '../transport/consumer-session';
 import { DeliveryBatcher, PermanentStoreError, type BatchContext } from './delivery-batcher';
-import type { RecordsRmqServer } from './records-rmq.server';
+import type { RecordsRmqServer } from '../transport/records-rmq.server';
 
 /** What a store did with a batch: inserted rows/documents, and records it already had. */
 export interface StoreOutcome {

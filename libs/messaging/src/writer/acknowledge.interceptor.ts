@@ -5,8 +5,8 @@ import type { DataRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import { isCancellation } from '@dataflow/resilience';
 import { PermanentStoreError } from './delivery-batcher';
-import type { RecordsContext } from './records-context';
-import { RecordsRmqServer } from './records-rmq.server';
+import type { RecordsContext } from '../transport/records-context';
+import { RecordsRmqServer } from '../transport/records-rmq.server';
 
 /**
  * The acknowledgement rules of a message handler, applied around it (see `@RecordsHandler`):

@@ -4,7 +4,7 @@ import { SpanKind, trace } from '@opentelemetry/api';
 import type { DataRecord } from '@dataflow/contracts';
 import { Timed } from '@dataflow/observability/instrumentation';
 import { Traced } from '@dataflow/observability/tracing';
-import type { RecordsContext } from './records-context';
+import type { RecordsContext } from '../transport/records-context';
 import { RecordsHandler } from './records-handler.decorator';
 import { RecordWriter } from './record-writer';
 
