@@ -2,33 +2,13 @@ import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { POSTGRES_QUEUE } from '@dataflow/contracts';
-import { prefetchFor, writerApp } from '@dataflow/messaging';
-import type { PolicyCatalogue } from '@dataflow/resilience';
-import { DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
+import { writerApp } from '@dataflow/messaging';
+import { DB_WRITER, DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
 import { POSTGRES_POLICY } from './storage/postgres.policy';
 import { DataRecordEntity } from './storage/data-record.entity';
 import { CreateDataRecords1732500000000 } from './storage/migrations/1732500000000-create-data-records';
 import { isPermanentPgError } from './storage/pg-errors';
 import { PostgresRecordStore } from './storage/postgres-record.store';
-
-function policies(config: ConfigService<DbWriterConfig, true>): PolicyCatalogue {
-  return {
-    [POSTGRES_POLICY]: {
-      // Retried until it works: the messages are held unacknowledged meanwhile, never dropped.
-      retry: {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        initialDelayMs: 100,
-        maxDelayMs: config.get('DB_WRITER_RETRY_MAX_MS', { infer: true }),
-        whileOpen: true,
-      },
-      breaker: {
-        consecutiveFailures: config.get('DB_WRITER_BREAKER_FAILURES', { infer: true }),
-        halfOpenAfterMs: config.get('DB_WRITER_BREAKER_HALF_OPEN_MS', { infer: true }),
-      },
-      isFailure: (error) => !isPermanentPgError(error),
-    },
-  };
-}
 
 /** The db-writer's root module: what it holds is in {@link dbWriterApp}. */
 @Module({})
@@ -38,7 +18,7 @@ export const dbWriterApp = writerApp<DbWriterConfig>({
   name: 'db-writer',
   module: DbWriterModule,
   env: dbWriterEnv,
-  policies,
+  prefix: DB_WRITER,
   portVariable: 'DB_WRITER_PORT',
   imports: [
     TypeOrmModule.forRootAsync({
@@ -61,17 +41,9 @@ export const dbWriterApp = writerApp<DbWriterConfig>({
       }),
     }),
   ],
+  queue: POSTGRES_QUEUE,
   store: PostgresRecordStore,
-  settings: (c: ConfigService<DbWriterConfig, true>) => ({
-    rabbitmqUrl: c.get('RABBITMQ_URL', { infer: true }),
-    queue: POSTGRES_QUEUE,
-    prefetch: prefetchFor(
-      c.get('DB_WRITER_MAX_HELD_RECORDS', { infer: true }),
-      c.get('DB_WRITER_PREFETCH', { infer: true }),
-    ),
-    policy: POSTGRES_POLICY,
-    batchSize: c.get('DB_WRITER_BATCH_SIZE', { infer: true }),
-    batchMs: c.get('DB_WRITER_BATCH_MS', { infer: true }),
-    shutdownTimeoutMs: c.get('SHUTDOWN_TIMEOUT_SECONDS', { infer: true }) * 1000,
-  }),
+  policy: POSTGRES_POLICY,
+  // Constraint and data errors (SQLSTATE 22, 23) are the data's fault: not retried, not counted.
+  storePolicy: () => ({ isFailure: (error) => !isPermanentPgError(error) }),
 });

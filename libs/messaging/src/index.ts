@@ -14,3 +14,4 @@ export * from './writer/writer-readiness';
 export * from './writer/writer.providers';
 export * from './writer/writer-app';
 export * from './writer/held-records';
+export * from './writer/writer-env';

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { checkWriterBound, writerValues, writerVariables } from './writer-env';
+
+const schema = z.object({ ...writerVariables('TEST_WRITER') }).superRefine(checkWriterBound('TEST_WRITER'));
+
+describe('the writers’ shared variables', () => {
+  it('are named under the writer’s prefix, with their defaults', () => {
+    const env = schema.parse({});
+    expect(Object.keys(env).sort()).toEqual([
+      'TEST_WRITER_BATCH_MS',
+      'TEST_WRITER_BATCH_SIZE',
+      'TEST_WRITER_BREAKER_FAILURES',
+      'TEST_WRITER_BREAKER_HALF_OPEN_MS',
+      'TEST_WRITER_MAX_HELD_RECORDS',
+      'TEST_WRITER_RETRY_MAX_MS',
+    ]);
+    const values = writerValues('TEST_WRITER', (name) => (env as Record<string, unknown>)[name]);
+    expect(values).toMatchObject({ BATCH_SIZE: 1000, BATCH_MS: 50, PREFETCH: undefined });
+  });
+
+  it('refuse an explicit prefetch that can hold more than the held bound, naming the variable', () => {
+    const result = schema.safeParse({ TEST_WRITER_PREFETCH: '500', TEST_WRITER_MAX_HELD_RECORDS: '10000' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['TEST_WRITER_PREFETCH']);
+    expect(schema.safeParse({ TEST_WRITER_PREFETCH: '1', TEST_WRITER_MAX_HELD_RECORDS: '10000' }).success).toBe(true);
+  });
+});

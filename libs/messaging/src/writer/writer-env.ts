@@ -1,0 +1,49 @@
+import type { z } from 'zod';
+import { integer, optionalInteger } from '@dataflow/config';
+import { checkHeldBound, DEFAULT_MAX_HELD_RECORDS } from './held-records';
+
+/** The variables every writer has, each under its prefix (`DB_WRITER_BATCH_SIZE`, `MONGO_WRITER_BATCH_SIZE`). */
+const WRITER_VARIABLES = {
+  /** Unacknowledged messages the broker may push; unset: derived from MAX_HELD_RECORDS (prefetchFor). */
+  PREFETCH: optionalInteger(1, 65_535),
+  /** The most records held unacknowledged: prefetch × the largest message must fit. */
+  MAX_HELD_RECORDS: integer(DEFAULT_MAX_HELD_RECORDS, 10_000, 100_000_000),
+  /** Records per write, and the longest a partly filled batch waits. */
+  BATCH_SIZE: integer(1000, 1, 10_000),
+  BATCH_MS: integer(50, 1, 60_000),
+  BREAKER_FAILURES: integer(5, 1, 1000),
+  BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
+  RETRY_MAX_MS: integer(10_000, 100, 600_000),
+};
+
+type Variables = typeof WRITER_VARIABLES;
+export type WriterVariable = keyof Variables;
+export type PrefixedWriterVariables<P extends string> = {
+  [K in WriterVariable as `${P}_${K}`]: Variables[K];
+};
+/** A writer's values of the shared variables, by their unprefixed names. */
+export type WriterValues = { readonly [K in WriterVariable]: z.output<Variables[K]> };
+
+/** The shared variables under `prefix`, to spread into the writer's environment schema. */
+export function writerVariables<P extends string>(prefix: P): PrefixedWriterVariables<P> {
+  const entries = Object.entries(WRITER_VARIABLES).map(([name, schema]) => [`${prefix}_${name}`, schema]);
+  return Object.fromEntries(entries) as PrefixedWriterVariables<P>;
+}
+
+/** The shared values of a writer, read through `get` (its validated configuration). */
+export function writerValues(prefix: string, get: (name: string) => unknown): WriterValues {
+  const entries = Object.keys(WRITER_VARIABLES).map((name) => [name, get(`${prefix}_${name}`)]);
+  return Object.fromEntries(entries) as WriterValues;
+}
+
+/** The check every writer's schema adds: an explicit prefetch must fit the held bound. */
+export function checkWriterBound(prefix: string) {
+  return (env: Record<string, unknown>, context: z.RefinementCtx): void => {
+    const values = writerValues(prefix, (name) => env[name]);
+    checkHeldBound(
+      { name: `${prefix}_PREFETCH`, value: values.PREFETCH },
+      { name: `${prefix}_MAX_HELD_RECORDS`, value: values.MAX_HELD_RECORDS },
+      context,
+    );
+  };
+}
