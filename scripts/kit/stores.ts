@@ -8,8 +8,9 @@ import { scanFileSink, scanMongo, scanPostgres } from '../../cli/verify/readers'
 /**
  * What the stores hold of one source, read with the operator CLI's own readers
  * (`cli/verify/readers.ts`, the ones `dataflow verify` streams through), so the tests, chaos, the
- * benchmark and the attack run judge the stores exactly as an operator does. Records or documents
- * that are not valid records are counted, never dropped silently.
+ * benchmark and the attack run judge the stores exactly as an operator does. A stored value of the
+ * source that is not a valid record is kept as it was read (its fields as stored), so the checks
+ * that validate every record report it with its seq and reason; nothing is dropped silently.
  */
 
 const EVERYTHING = {};
@@ -23,31 +24,36 @@ const SILENT: Progress = {
 };
 
 export interface FileSinkRecords {
+  /** The source's lines, valid or not (see above). */
   readonly records: DataRecord[];
-  /** Torn, unfinished or invalid lines of the source, and lines naming no source. */
+  /** Lines that are not complete JSON (torn or unfinished, of any source), and JSON naming no source. */
   readonly badLines: number;
+}
+
+/** A value that failed validation, kept with the fields it has (see above). */
+function asStored(partial: Partial<DataRecord>): DataRecord {
+  return partial as DataRecord;
 }
 
 /** The source's records in the sink files, file by file in name order (none when `dir` is missing). */
 export async function fileSinkRecords(dir: string, source: string): Promise<FileSinkRecords> {
   if (!existsSync(dir)) return { records: [], badLines: 0 };
   const records: DataRecord[] = [];
-  let invalid = 0;
   const stats = await scanFileSink(
     dir,
     EVERYTHING,
     {
       wants: (owner) => owner === source,
       record: (_owner, record) => records.push(record),
-      invalid: () => invalid++,
+      invalid: (_owner, _where, _problem, partial) => records.push(asStored(partial)),
     },
     source,
     SILENT,
   );
-  return { records, badLines: stats.tornLines + stats.incompleteLastLines + stats.unattributed + invalid };
+  return { records, badLines: stats.tornLines + stats.incompleteLastLines + stats.unattributed };
 }
 
-/** The source's rows, by seq. Throws on a row that is not a valid record. */
+/** The source's rows, by seq. */
 export async function postgresRecords(client: Client, source: string): Promise<DataRecord[]> {
   const records: DataRecord[] = [];
   await scanPostgres(
@@ -57,18 +63,20 @@ export async function postgresRecords(client: Client, source: string): Promise<D
     {
       wants: () => true,
       record: (_owner, record) => records.push(record),
-      invalid: (_owner, where, problem) => {
-        throw new Error(`${where}: ${problem}`);
-      },
+      invalid: (_owner, _where, _problem, partial) => records.push(asStored(partial)),
     },
     SILENT,
   );
   return records;
 }
 
-/** The source's documents, by head seq. Throws on a document that does not hold valid records. */
+/**
+ * The source's documents, by head seq. A head or nested value that is not a valid record comes
+ * after them as a document of its own with nothing nested (see above).
+ */
 export async function mongoDocuments(client: MongoClient, source: string): Promise<NestedDocument[]> {
   const documents: NestedDocument[] = [];
+  const invalid: NestedDocument[] = [];
   await scanMongo(
     client,
     EVERYTHING,
@@ -76,13 +84,11 @@ export async function mongoDocuments(client: MongoClient, source: string): Promi
     {
       wants: () => true,
       document: (_owner, head, nested) => documents.push({ ...head, nestedRecords: nested }),
-      invalid: (_owner, where, problem) => {
-        throw new Error(`${where}: ${problem}`);
-      },
+      invalid: (_owner, _where, _problem, partial) => invalid.push({ ...asStored(partial), nestedRecords: [] }),
     },
     SILENT,
   );
-  return documents;
+  return [...documents, ...invalid];
 }
 
 /** Seqs per delete of a source's documents (see deleteSource). */
@@ -98,11 +104,20 @@ export async function deleteSource(pg: Client, mongo: MongoClient, source: strin
     // No table yet (the db-writer creates it): nothing to delete.
     if ((error as { code?: unknown }).code !== '42P01') throw error;
   });
-  const documents = mongo.db().collection<{ _id: string; seq: number }>('data_records');
+  const documents = mongo.db().collection<{ _id: string; seq: unknown }>('data_records');
   for (;;) {
     const left = await documents.findOne({ source }, { projection: { seq: 1 }, sort: { seq: 1 } });
     if (!left) break;
-    await documents.deleteMany({ source, seq: { $gte: left.seq, $lt: left.seq + DELETE_RANGE } });
+    const from = left.seq;
+    // A document without a numeric seq cannot be deleted by range: the rest goes in one delete.
+    const { deletedCount } =
+      typeof from === 'number'
+        ? await documents.deleteMany({ source, seq: { $gte: from, $lt: from + DELETE_RANGE } })
+        : { deletedCount: 0 };
+    if (deletedCount === 0) {
+      await documents.deleteMany({ source });
+      break;
+    }
   }
   await mongo.db().collection<{ _id: string }>('nesting_tails').deleteMany({ _id: source });
 }

@@ -20,6 +20,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A wait that ran out of time (not one that was aborted, given up, or whose condition threw). */
+export class WaitTimeout extends Error {
+  override readonly name = 'WaitTimeout';
+}
+
 export interface WaitOptions {
   /** Returns a reason to stop waiting at once (the process died). */
   readonly giveUp?: () => string | undefined;
@@ -46,12 +51,12 @@ export async function waitUntil(
     if (await condition()) return;
     const reason = giveUp?.();
     if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${formatMs(timeoutMs)} waiting for ${what}`);
+    if (Date.now() > deadline) throw new WaitTimeout(`timed out after ${formatMs(timeoutMs)} waiting for ${what}`);
     await sleep(intervalMs, signal);
   }
 }
 
-/** Whether `condition` holds within `timeoutMs` (polled every `intervalMs`). */
+/** Whether `condition` holds within `timeoutMs` (polled every `intervalMs`); an error of the condition is thrown. */
 export async function holdsWithin(
   condition: () => Promise<boolean> | boolean,
   timeoutMs: number,
@@ -60,8 +65,9 @@ export async function holdsWithin(
   try {
     await waitUntil(condition, timeoutMs, 'a condition', { intervalMs });
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (error instanceof WaitTimeout) return false;
+    throw error;
   }
 }
 

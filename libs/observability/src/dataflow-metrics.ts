@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import type { InstrumentationSink } from './instrumentation';
+import type { CountedOutcome, InstrumentationSink } from './instrumentation';
 import * as names from './metric-names';
 import { CircuitStateValue } from './metric-names';
 import { APP_NAME } from './observability.tokens';
@@ -49,7 +49,7 @@ export class DataflowMetrics implements InstrumentationSink {
 
   /** A method marked `@Counted` exists: its series show at 0 from the start. */
   declareCounted(operation: string): void {
-    for (const outcome of ['ok', 'error']) this.operationCalls.inc({ operation, outcome }, 0);
+    for (const outcome of ['ok', 'error', 'cancelled']) this.operationCalls.inc({ operation, outcome }, 0);
   }
 
   /** Fed by `@Timed`. */
@@ -59,7 +59,7 @@ export class DataflowMetrics implements InstrumentationSink {
   }
 
   /** Fed by `@Counted`. */
-  counted(operation: string, outcome: 'ok' | 'error'): void {
+  counted(operation: string, outcome: CountedOutcome): void {
     this.operationCalls.inc({ operation, outcome });
   }
 

@@ -27,19 +27,28 @@ export function Timed(operation: string, options: TimedOptions = {}): AspectDeco
 }
 
 /**
- * Counts the calls in `dataflow_operations_total{operation,outcome}`: `ok`, or `error` when the
- * promise rejects (outside a `@Resilient` policy: a call retried to success counts once, as `ok`).
+ * Counts the calls in `dataflow_operations_total{operation,outcome}`: `ok`, `error` when the
+ * promise rejects, `cancelled` when the caller gave up on it (its AbortSignal fired: the writers'
+ * messages went back to the queue), which is no failure of the operation. Outside a `@Resilient`
+ * policy: a call retried to success counts once, as `ok`.
  */
 export function Counted(operation: string): AspectDecorator {
   return declareAspect<string>(COUNTED, operation);
 }
 
 /** What the metric aspects record into (the app's DataflowMetrics). */
+export type CountedOutcome = 'ok' | 'error' | 'cancelled';
+
+/** A cancellation (`CancelledError` of the resilience policies, or the platform's `AbortError`). */
+function isCancellation(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'CancelledError' || error.name === 'AbortError');
+}
+
 export interface InstrumentationSink {
   declareOperation(operation: string, sink: string | undefined): void;
   declareCounted(operation: string): void;
   timed(operation: string, sink: string | undefined, seconds: number): void;
-  counted(operation: string, outcome: 'ok' | 'error'): void;
+  counted(operation: string, outcome: CountedOutcome): void;
 }
 
 export function timedAspect(sink: InstrumentationSink): MethodAspect<TimedMeta> {
@@ -69,7 +78,7 @@ export function countedAspect(sink: InstrumentationSink): MethodAspect<string> {
         sink.counted(operation, 'ok');
         return result;
       } catch (error) {
-        sink.counted(operation, 'error');
+        sink.counted(operation, isCancellation(error) ? 'cancelled' : 'error');
         throw error;
       }
     },

@@ -92,7 +92,7 @@ export const metricProviders = [
   }),
   makeCounterProvider({
     name: OPERATIONS_TOTAL,
-    help: 'Calls of operations marked @Counted, by operation and outcome (ok, error)',
+    help: 'Calls of operations marked @Counted, by operation and outcome (ok, error, cancelled)',
     labelNames: ['operation', 'outcome'],
   }),
   makeCounterProvider({

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
 import type WebSocket from 'ws';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
@@ -138,7 +138,9 @@ export class FilterLink implements OnApplicationShutdown {
    * starts a trace; its W3C context rides in the envelope to the filter and on. The frame is queued
    * for sending before anything is awaited, so frames go out in the order they were made.
    */
-  @Traced('records send', { kind: SpanKind.PRODUCER })
+  // The root as parent: pump() also runs inside an earlier frame's span (after its ack, on a retry
+  // timer or a socket event), and a frame's trace must not hang under another's.
+  @Traced('records send', { kind: SpanKind.PRODUCER, parent: () => ROOT_CONTEXT })
   @Timed('filter.deliver', { sink: 'filter' })
   private async deliver(frame: SentFrame, records: readonly DataRecord[], epoch: number): Promise<void> {
     trace.getActiveSpan()?.setAttributes({ 'dataflow.source': this.source, 'dataflow.records': records.length });

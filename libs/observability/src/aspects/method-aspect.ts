@@ -47,8 +47,11 @@ export const AspectOrder = {
  */
 export type AsyncMethod<Args extends unknown[] = never[]> = (...args: Args) => Promise<unknown>;
 
-/** A method decorator that accepts async methods taking `Args` only. */
-export type AspectDecorator<Args extends unknown[] = never[]> = <M extends AsyncMethod<Args>>(
+/**
+ * A method decorator that accepts async methods whose parameters start with `Args` (an option that
+ * reads the first arguments, or none, need not name the rest).
+ */
+export type AspectDecorator<Args extends unknown[] = never[]> = <M extends AsyncMethod<[...Args, ...never[]]>>(
   target: object,
   key: string | symbol,
   descriptor: TypedPropertyDescriptor<M>,

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { Counted, countedAspect, InstrumentationSink, Timed, timedAspect } from '../instrumentation';
+import { Counted, countedAspect, CountedOutcome, InstrumentationSink, Timed, timedAspect } from '../instrumentation';
 import { Traced, tracedAspect } from '../tracing/traced';
 import { AspectOrder, declareAspect, type MethodAspect, type Proceed } from './method-aspect';
 import { MethodAspects } from './method-aspects';
@@ -20,7 +20,7 @@ class Recorder implements InstrumentationSink {
   timed(operation: string, sink: string | undefined, seconds: number): void {
     this.timings.push([operation, sink, seconds]);
   }
-  counted(operation: string, outcome: 'ok' | 'error'): void {
+  counted(operation: string, outcome: CountedOutcome): void {
     this.counts.push([operation, outcome]);
   }
 }
@@ -56,6 +56,12 @@ class Service {
   async fail(): Promise<void> {
     await Promise.resolve();
     throw new Error('boom');
+  }
+
+  @Counted('abandoned')
+  async abandon(): Promise<void> {
+    await Promise.resolve();
+    throw Object.assign(new Error('the caller gave up'), { name: 'CancelledError' });
   }
 }
 
@@ -143,12 +149,15 @@ describe('MethodAspects', () => {
     const service = new Service();
     const add = woven(aspects, service, Service.prototype.add);
     const fail = woven(aspects, service, Service.prototype.fail);
-    expect(recorder.declared).toEqual(['counted op', 'timed op postgres', 'counted failing']);
+    const abandon = woven(aspects, service, Service.prototype.abandon);
+    expect(recorder.declared).toEqual(['counted op', 'timed op postgres', 'counted failing', 'counted abandoned']);
     await expect(add(2, 3)).resolves.toBe(5);
     await expect(fail()).rejects.toThrow('boom');
+    await expect(abandon()).rejects.toThrow('the caller gave up');
     expect(recorder.counts).toEqual([
       ['op', 'ok'],
       ['failing', 'error'],
+      ['abandoned', 'cancelled'],
     ]);
     const [operation, sink, seconds] = recorder.timings[0] ?? [];
     expect([operation, sink]).toEqual(['op', 'postgres']);
