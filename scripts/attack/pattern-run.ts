@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deleteSourceAt, fileSinkRecords, readStores } from '../kit/stores';
+import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from '../bench/check';
 import { errorText, holdsWithin, metricSum, percentiles, sleep } from '../bench/util';
@@ -315,7 +315,7 @@ async function attackWith(
   let check: StepCheck | undefined;
   try {
     const files = await fileSinkRecords(outputDir, source);
-    const stored = await readStores(settings.databaseUrl, settings.mongodbUrl, source);
+    const stored = await readDatabases(settings.databaseUrl, settings.mongodbUrl, source);
     const [postgres, mongo] = [stored.postgresRecords, stored.mongoDocuments];
     if (counts.refused > 0) problems.push(`${counts.refused} valid records refused by the filter`);
     check = checkSingleRun(THRESHOLD, counts.acked, files.records, postgres, mongo);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { reconcile } from '../chaos/reconcile';
-import { deleteSourceAt, fileSinkRecords, readStores } from '../kit/stores';
+import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { APP_NAMES, AppName, AppProcess } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from './check';
 import {
@@ -640,7 +640,7 @@ export class PipelineRun {
     }
     try {
       const files = await fileSinkRecords(this.outputDir, source);
-      const { postgresRecords, mongoDocuments } = await readStores(
+      const { postgresRecords, mongoDocuments } = await readDatabases(
         this.options.databaseUrl,
         this.options.mongodbUrl,
         source,

@@ -11,7 +11,7 @@ import { INSTANCE_NAMES, InstanceName, missingBuilds } from './apps';
 import { buildFault, Cleanup } from './faults';
 import { ChaosOptions, parseOptions, USAGE, UsageError } from './options';
 import { FaultObservation, Pipeline } from './pipeline';
-import { deleteSourceAt, fileSinkRecords, readStores as readDatabases } from '../kit/stores';
+import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { DirectReconciliation, reconcile, reconcileDirect, Reconciliation } from './reconcile';
 import { directReport, faultTable, reconciliationReport, totalsOf, totalsReport } from './report';
 import {

@@ -146,7 +146,7 @@ export async function withMongo<T>(url: string, use: (client: MongoClient) => Pr
 }
 
 /** What PostgreSQL and MongoDB hold of `source`, each read over its own short-lived connection. */
-export async function readStores(
+export async function readDatabases(
   postgresUrl: string,
   mongoUrl: string,
   source: string,

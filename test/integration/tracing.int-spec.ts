@@ -210,6 +210,11 @@ describe('distributed tracing across the four apps', () => {
         expect(spans.find((s) => s.name === 'records hand-off')?.links).toContain(frameTrace);
       }
     }
+    // Every frame starts a trace of its own: a send span never hangs under an earlier frame's.
+    const sends = collector.spans.filter((s) => s.service === 'generator' && s.name === 'records send');
+    expect(sends.length).toBeGreaterThan(0);
+    for (const send of sends) expect(send.parentSpanId).toBe('');
+    expect(new Set(sends.map((s) => s.traceId)).size).toBe(sends.length);
     // OTEL_BSP_MAX_EXPORT_BATCH_SIZE reached the batch span processors: no export is larger.
     expect(Math.max(...collector.batchSizes)).toBe(EXPORT_BATCH);
   });

@@ -11,5 +11,6 @@ export * from './startup-logger';
 export * from './health/readiness';
 export * from './health/health.controller';
 export * from './instrumentation';
+export * from './cancellation';
 export * from './aspects';
 export * from './tracing';

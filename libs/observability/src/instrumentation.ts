@@ -1,4 +1,5 @@
 import { AspectOrder, declareAspect, type AspectDecorator, type MethodAspect } from './aspects/method-aspect';
+import { isCancellation } from './cancellation';
 
 /**
  * `@Timed` and `@Counted`: metrics as declarations on a method instead of timers written into its
@@ -38,11 +39,6 @@ export function Counted(operation: string): AspectDecorator {
 
 /** What the metric aspects record into (the app's DataflowMetrics). */
 export type CountedOutcome = 'ok' | 'error' | 'cancelled';
-
-/** A cancellation (`CancelledError` of the resilience policies, or the platform's `AbortError`). */
-function isCancellation(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'CancelledError' || error.name === 'AbortError');
-}
 
 export interface InstrumentationSink {
   declareOperation(operation: string, sink: string | undefined): void;

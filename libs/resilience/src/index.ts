@@ -1,5 +1,4 @@
 export * from './policy-options';
-export * from './cancelled.error';
 export * from './named-policy';
 export * from './policy-registry.service';
 export * from './resilient.decorator';

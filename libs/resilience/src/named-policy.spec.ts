@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, jest } from '@jest/globals';
 import { BrokenCircuitError, BulkheadRejectedError, CircuitState, TaskCancelledError } from 'cockatiel';
 import { NamedPolicy, PolicyObserver } from './named-policy';
-import { CancelledError, isCancellation } from './cancelled.error';
+import { CancelledError, isCancellation } from '@dataflow/observability/cancellation';
 import type { PolicyOptions } from './policy-options';
 
 interface Recorder extends PolicyObserver {

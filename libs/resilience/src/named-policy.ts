@@ -13,7 +13,7 @@ import {
   TaskCancelledError,
   wrap,
 } from 'cockatiel';
-import { CancelledError, isCancellation } from './cancelled.error';
+import { CancelledError, isCancellation } from '@dataflow/observability/cancellation';
 import type { PolicyOptions } from './policy-options';
 
 /** Hooks through which a policy reports what it does (metrics and logs live outside this file). */

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { CancelledError } from '@dataflow/resilience/cancelled.error';
+import { CancelledError } from '@dataflow/observability/cancellation';
 
 /** The consumer session its work belonged to has ended: its deliveries went back to the queue. */
 export class SessionEndedError extends CancelledError {

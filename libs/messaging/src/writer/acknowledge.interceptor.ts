@@ -3,7 +3,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import type { DataRecord } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
-import { isCancellation } from '@dataflow/resilience';
+import { isCancellation } from '@dataflow/observability';
 import { PermanentStoreError } from './delivery-batcher';
 import type { RecordsContext } from '../transport/records-context';
 import { RecordsRmqServer } from '../transport/records-rmq.server';

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { CancelledError } from '../cancellation';
 import { Counted, countedAspect, CountedOutcome, InstrumentationSink, Timed, timedAspect } from '../instrumentation';
 import { Traced, tracedAspect } from '../tracing/traced';
 import { AspectOrder, declareAspect, type MethodAspect, type Proceed } from './method-aspect';
@@ -61,7 +62,7 @@ class Service {
   @Counted('abandoned')
   async abandon(): Promise<void> {
     await Promise.resolve();
-    throw Object.assign(new Error('the caller gave up'), { name: 'CancelledError' });
+    throw new CancelledError('the caller gave up');
   }
 }
 
