@@ -7,6 +7,7 @@ import { get, type IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { computeHash } from '@dataflow/contracts';
 import type { AttackerOptions, AttackerStats } from './patterns';
+import { errorText } from '../kit/tool';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as AttackerOptions;
 const MIB = 1024 * 1024;
@@ -93,17 +94,22 @@ async function flood(socket: WebSocket, frame: () => string, maxQueued: number):
   }
 }
 
-async function slowReader(): Promise<void> {
-  const frame = JSON.stringify({ event: 'records', data: new Array<number>(1000).fill(0) });
+/** Opens connection after connection while the attack runs, uses each, then drops it. */
+async function connectionAfterConnection(read: boolean, use: (socket: WebSocket) => Promise<void>): Promise<void> {
   while (running) {
-    const socket = await open(false);
+    const socket = await open(read);
     if (!socket) {
       await sleep(50);
       continue;
     }
-    await flood(socket, () => frame, 4 * MIB);
+    await use(socket);
     socket.terminate();
   }
+}
+
+async function slowReader(): Promise<void> {
+  const frame = JSON.stringify({ event: 'records', data: new Array<number>(1000).fill(0) });
+  await connectionAfterConnection(false, (socket) => flood(socket, () => frame, 4 * MIB));
 }
 
 function maximalFrame(): string {
@@ -126,30 +132,16 @@ function maximalFrame(): string {
 
 async function deepFrames(): Promise<void> {
   const frame = '['.repeat(MIB - 64);
-  while (running) {
-    const socket = await open(true);
-    if (!socket) {
-      await sleep(50);
-      continue;
-    }
+  await connectionAfterConnection(true, async (socket) => {
     send(socket, frame);
     const deadline = Date.now() + 3000;
     while (!closed(socket) && Date.now() < deadline) await sleep(5);
-    socket.terminate();
-  }
+  });
 }
 
 async function maximalFrames(): Promise<void> {
   const frame = maximalFrame();
-  while (running) {
-    const socket = await open(true);
-    if (!socket) {
-      await sleep(50);
-      continue;
-    }
-    await flood(socket, () => frame, 2 * MIB);
-    socket.terminate();
-  }
+  await connectionAfterConnection(true, (socket) => flood(socket, () => frame, 2 * MIB));
 }
 
 async function connectionFlood(): Promise<void> {
@@ -284,6 +276,6 @@ process.on('SIGTERM', finish);
 setTimeout(finish, (options.seconds + 60) * 1000);
 
 main().catch((error: unknown) => {
-  process.stderr.write(`attacker: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`attacker: ${errorText(error)}\n`);
   process.exit(1);
 });

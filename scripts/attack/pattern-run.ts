@@ -3,29 +3,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
-import { AppProcess } from '../kit/app-process';
+import { AppProcess, type AppsPlace } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from '../bench/check';
-import { errorText, holdsWithin, metricSum, percentiles, sleep } from '../bench/util';
+import { percentiles } from '../bench/util';
+import { errorText } from '../kit/tool';
+import { metricSum } from '../kit/prometheus';
+import { holdsWithin, sleep } from '../kit/wait';
 import { type AttackerOptions, type AttackerStats, type PatternName, PATTERNS } from './patterns';
 import { type HealthProbe, type Sample, Sampler } from './sampler';
+import { type ServiceUrls } from '../kit/services';
 
 /** Routing of the valid stream: the default rule (randomValue above 90 to RabbitMQ, the rest to files). */
 const THRESHOLD = 90;
 /** The filter's INGEST_MAX_FRAMES_PER_SECOND default, which the frame flood paces itself under. */
 const MAX_FRAMES_PER_SECOND = 1000;
 
-export interface AttackSettings {
-  readonly dist: string;
-  readonly runDir: string;
-  readonly basePort: number;
+export interface AttackSettings extends ServiceUrls, AppsPlace {
   readonly seconds: number;
   readonly warmupS: number;
   readonly baselineS: number;
   readonly rate: number;
   readonly sources: number;
-  readonly rabbitmqUrl: string;
-  readonly databaseUrl: string;
-  readonly mongodbUrl: string;
   readonly keepData: boolean;
   /** Extra node arguments for the filter (e.g. V8 heap flags to compare). */
   readonly filterNodeArgs: readonly string[];

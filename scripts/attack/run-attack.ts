@@ -11,16 +11,11 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { missingBuilds } from '../kit/app-process';
-import { errorText } from '../bench/util';
+import { errorText, positiveNumber as positive, runTool } from '../kit/tool';
 import { type AttackSettings, type PatternResult, runningApps, runPattern, startWriters } from './pattern-run';
 import { PATTERN_NAMES, type PatternName } from './patterns';
 import { type AttackReport, formatTable, writeReport } from './report';
-
-const positive = (value: string): number => {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`not a positive number: ${value}`);
-  return parsed;
-};
+import { serviceUrls } from '../kit/services';
 
 const program = new Command()
   .name('attack')
@@ -92,9 +87,7 @@ async function main(): Promise<void> {
     baselineS: cli.baseline,
     rate: cli.rate,
     sources: cli.sources,
-    rabbitmqUrl: cli.rabbitmqUrl ?? process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-    databaseUrl: cli.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
-    mongodbUrl: cli.mongodbUrl ?? process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow',
+    ...serviceUrls(cli),
     keepData: cli.keepData,
     filterNodeArgs: cli.filterNodeArgs.split(' ').filter((arg) => arg.length > 0),
     log: (line) => console.log(line),
@@ -140,15 +133,6 @@ async function main(): Promise<void> {
   process.exitCode = report.allPass ? 0 : 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const app of runningApps) app.killNow();
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
+runTool('attack', main, () => {
   for (const app of runningApps) app.killNow();
-  console.error(`attack: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(1);
 });

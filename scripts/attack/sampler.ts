@@ -1,5 +1,7 @@
 import type { AppProcess } from '../kit/app-process';
-import { metricSum, metricValue, processUsage, sleep } from '../bench/util';
+import { processUsage } from '../bench/util';
+import { metricSum, metricValue } from '../kit/prometheus';
+import { sleep } from '../kit/wait';
 
 /** One sample of the filter and the valid generator, about once a second. */
 export interface Sample {

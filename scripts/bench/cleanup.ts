@@ -10,6 +10,7 @@ import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import { deleteSourceAt } from '../kit/stores';
 import { RAW_COLLECTION, RAW_QUEUE, RAW_TABLE } from './raw';
+import { errorText } from '../kit/tool';
 
 async function main(): Promise<void> {
   const rabbitmqUrl = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -50,6 +51,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`cleanup: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`cleanup: ${errorText(error)}`);
   process.exit(1);
 });

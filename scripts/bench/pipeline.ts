@@ -7,28 +7,30 @@ import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { reconcile } from '../chaos/reconcile';
 import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
-import { APP_NAMES, AppName, AppProcess } from '../kit/app-process';
+import { APP_NAMES, AppName, AppProcess, type AppsPlace } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from './check';
 import {
   bucketDelta,
-  errorText,
   histogramBuckets,
   histogramQuantile,
   metricSum,
+  metricValue,
+  type Sample,
+} from '../kit/prometheus';
+import { holdsWithin, sleep } from '../kit/wait';
+import { errorText } from '../kit/tool';
+import {
   MachineUsage,
   machineUsage,
-  metricValue,
   Percentiles,
   percentiles,
   processUsage,
   ProcessUsage,
-  Sample,
   SERVICE_NAMES,
   ServiceName,
-  sleep,
   slope,
-  holdsWithin,
 } from './util';
+import { type ServiceUrls } from '../kit/services';
 
 const RECORDS = 'dataflow_records_total';
 /** Above this many stored records a step is checked by checkSingleRun (see check.ts). */
@@ -40,13 +42,7 @@ const SINK_WRITE = 'dataflow_sink_write_duration_seconds';
 const GENERATOR_TICK_MS = 5;
 const GENERATOR_FRAME_SIZE = 1000;
 
-export interface PipelineOptions {
-  readonly dist: string;
-  readonly runDir: string;
-  readonly basePort: number;
-  readonly rabbitmqUrl: string;
-  readonly databaseUrl: string;
-  readonly mongodbUrl: string;
+export interface PipelineOptions extends ServiceUrls, AppsPlace {
   readonly keepData: boolean;
   readonly log: (line: string) => void;
 }

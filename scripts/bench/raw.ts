@@ -6,19 +6,18 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import { computeHash, DataRecord, nestStream, RECORDS_PATTERN } from '@dataflow/contracts';
-import { errorText, sleep } from './util';
+import { sleep } from '../kit/wait';
+import { errorText } from '../kit/tool';
 import { createRecordsTableSql } from '../../apps/db-writer/src/storage/migrations/1732500000000-create-data-records';
+import { type ServiceUrls } from '../kit/services';
 
 /** Names of the bench-only resources; they are created fresh and removed afterwards. */
 export const RAW_QUEUE = 'dataflow.bench.raw';
 export const RAW_TABLE = 'bench_raw_records';
 export const RAW_COLLECTION = 'bench_raw_records';
 
-export interface RawOptions {
+export interface RawOptions extends ServiceUrls {
   readonly durationS: number;
-  readonly rabbitmqUrl: string;
-  readonly databaseUrl: string;
-  readonly mongodbUrl: string;
   /** Connections (PostgreSQL, MongoDB) working at the same time. */
   readonly concurrency: number;
   readonly wsFrameRecords: number;

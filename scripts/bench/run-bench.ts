@@ -15,7 +15,8 @@ import { formatProfile, ProfileSummary, summarizeProfile } from './cpuprofile';
 import { Phase, PipelineOptions, PipelineRun, StepPlan, StepResult, TimelinePoint } from './pipeline';
 import { RawOptions, RawResult, runRawStages } from './raw';
 import { BenchReport, formatReport, Target, writeReport } from './report';
-import { errorText } from './util';
+import { errorText, positiveNumber as number, runTool } from '../kit/tool';
+import { serviceUrls } from '../kit/services';
 
 interface CliOptions {
   readonly quick: boolean;
@@ -30,12 +31,6 @@ interface CliOptions {
   readonly keepData: boolean;
   readonly rawConcurrency: number;
 }
-
-const number = (value: string): number => {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`not a positive number: ${value}`);
-  return parsed;
-};
 
 const program = new Command()
   .name('bench')
@@ -170,11 +165,7 @@ async function main(): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   const startedAt = new Date();
   const benchStart = Date.now();
-  const urls = {
-    rabbitmqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-    databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
-    mongodbUrl: process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow',
-  };
+  const urls = serviceUrls();
   const problems: string[] = [];
   const steps: StepResult[] = [];
   const timeline: TimelinePoint[] = [];
@@ -363,15 +354,6 @@ async function main(): Promise<void> {
   process.exitCode = report.valid ? 0 : 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const run of active) run.killAllNow();
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
+runTool('bench', main, () => {
   for (const run of active) run.killAllNow();
-  console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(1);
 });

@@ -1,11 +1,4 @@
-import { metricSum as sumOfSamples, type Sample } from '../kit/prometheus';
 import { readdirSync, readFileSync } from 'node:fs';
-
-export { sleep, holdsWithin } from '../kit/wait';
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 // ------------------------------------------------------------------ statistics
 
@@ -31,17 +24,6 @@ export function percentiles(values: number[]): Percentiles | undefined {
   };
 }
 
-/** Counts of `values` per bucket, bucket bounds being upper bounds (the last bucket takes the rest). */
-export function bucketCounts(values: readonly number[], bounds: readonly number[]): number[] {
-  const counts = new Array<number>(bounds.length + 1).fill(0);
-  for (const value of values) {
-    let index = bounds.findIndex((bound) => value <= bound);
-    if (index < 0) index = bounds.length;
-    counts[index] = (counts[index] ?? 0) + 1;
-  }
-  return counts;
-}
-
 /** Least-squares slope of y over x (units of y per unit of x); 0 for fewer than two points. */
 export function slope(points: ReadonlyArray<readonly [number, number]>): number {
   if (points.length < 2) return 0;
@@ -58,68 +40,6 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
   }
   const denominator = n * sxx - sx * sx;
   return denominator === 0 ? 0 : (n * sxy - sx * sy) / denominator;
-}
-
-// ------------------------------------------------------------------ Prometheus text
-
-export { parsePrometheus, type Sample } from '../kit/prometheus';
-
-/** Sum of the samples named `name` whose labels include all of `labels` (0 if none). */
-export function metricSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  return sumOfSamples(samples, name, labels) ?? 0;
-}
-
-/** First sample named `name`, or undefined. */
-export function metricValue(samples: readonly Sample[], name: string): number | undefined {
-  return samples.find((sample) => sample.name === name)?.value;
-}
-
-/** Cumulative bucket counts of a histogram, `le` ascending (`+Inf` last), summed over other labels. */
-export function histogramBuckets(
-  samples: readonly Sample[],
-  name: string,
-  labels: Record<string, string> = {},
-): Array<[number, number]> {
-  const byBound = new Map<number, number>();
-  for (const sample of samples) {
-    if (sample.name !== `${name}_bucket`) continue;
-    if (!Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) continue;
-    const le = sample.labels.le === '+Inf' ? Infinity : Number(sample.labels.le);
-    byBound.set(le, (byBound.get(le) ?? 0) + sample.value);
-  }
-  return [...byBound.entries()].sort((a, b) => a[0] - b[0]);
-}
-
-/** `after - before` of two cumulative bucket lists of the same histogram. */
-export function bucketDelta(
-  after: ReadonlyArray<[number, number]>,
-  before: ReadonlyArray<[number, number]>,
-): Array<[number, number]> {
-  const previous = new Map(before);
-  return after.map(([le, count]) => [le, count - (previous.get(le) ?? 0)]);
-}
-
-/**
- * Quantile of a cumulative histogram, interpolated linearly inside the bucket (as PromQL's
- * histogram_quantile does). Returns the upper bound of the last finite bucket when the quantile
- * falls into `+Inf`.
- */
-export function histogramQuantile(buckets: ReadonlyArray<[number, number]>, q: number): number | undefined {
-  const total = buckets.at(-1)?.[1] ?? 0;
-  if (total <= 0) return undefined;
-  const target = q * total;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (const [le, count] of buckets) {
-    if (count >= target) {
-      if (le === Infinity) return lowerBound;
-      const inBucket = count - lowerCount;
-      return inBucket <= 0 ? le : lowerBound + ((le - lowerBound) * (target - lowerCount)) / inBucket;
-    }
-    lowerBound = le;
-    lowerCount = count;
-  }
-  return lowerBound;
 }
 
 // ------------------------------------------------------------------ /proc

@@ -1,9 +1,6 @@
 import { APP_NAMES, type AppName } from '../kit/app-process';
 import type { Sample } from '../kit/prometheus';
 
-export { missingBuilds } from '../kit/app-process';
-export { metricSum, type Sample } from '../kit/prometheus';
-
 /**
  * The processes of a chaos run: one of each app, and the mongo-writer twice, active and standby on
  * the single-active-consumer queue, as the Helm chart runs it.

@@ -2,7 +2,7 @@ import amqp, { ChannelModel, ConfirmChannel } from 'amqplib';
 import { randomInt } from 'node:crypto';
 import { computeHash, DataRecord, MAX_RANDOM_VALUE, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
 import { withTimeout } from './services';
-import { pause } from './wait';
+import { sleep } from '../kit/wait';
 
 const CONFIRM_TIMEOUT_MS = 5000;
 
@@ -68,12 +68,12 @@ export class DirectPublisher {
       while (!(await this.publish(records))) {
         this.failures++;
         if (this.stopping) return;
-        await pause(500);
+        await sleep(500);
       }
       this.unsettled = [];
       this.confirmed.push(...records);
       next += interval;
-      await pause(Math.max(0, next - Date.now()));
+      await sleep(Math.max(0, next - Date.now()));
       if (Date.now() - next > 10 * interval) next = Date.now(); // after an outage: no catch-up burst
     }
   }

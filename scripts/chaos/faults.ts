@@ -2,17 +2,18 @@ import type { InstanceName } from './apps';
 import type { FaultName } from './options';
 import { Pipeline, TRACKED, TrackedName } from './pipeline';
 import {
-  clearImmutable,
   ferretdbSignal,
   ferretdbStart,
   ferretdbStop,
-  makeImmutable,
   postgresStart,
   postgresStop,
   rabbitmqStart,
   rabbitmqStop,
-} from './services';
-import { pause, waitUntil } from './wait';
+} from '../kit/services';
+import { clearImmutable, makeImmutable } from './services';
+import { sleep, waitUntil } from '../kit/wait';
+import { runSignal } from './abort';
+import { errorText } from '../kit/tool';
 
 export interface Fault {
   readonly name: FaultName;
@@ -54,7 +55,7 @@ export class Cleanup {
         await restore();
         this.pending.delete(key);
       } catch (error) {
-        errors.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+        errors.push(`${key}: ${errorText(error)}`);
       }
     }
     return errors;
@@ -246,7 +247,7 @@ export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup
         async inject() {
           rules.open();
           await pipeline.putRules({ name: 'chaos-both', rules: [], default: 'both' });
-          await pause(2000);
+          await sleep(2000);
           cleanup.add('rabbitmq', rabbitmqStart);
           await rabbitmqStop();
         },
@@ -257,8 +258,9 @@ export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup
             async () => (await pipeline.apps.filter.get('/health/ready')).status === 200,
             60_000,
             'the filter ready',
+            { signal: runSignal() },
           );
-          await pause(3000);
+          await sleep(3000);
           await rules.close();
         },
       };
@@ -279,13 +281,14 @@ export function buildFault(name: FaultName, pipeline: Pipeline, cleanup: Cleanup
             () => pipeline.trackers.handoffFailed.total > failedBefore,
             30_000,
             'a hand-off to fail part-way',
+            { signal: runSignal() },
           );
           await pipeline.putRules({ name: 'chaos-all-to-queue', rules: [], default: 'queue' });
         },
         async restore() {
           await clearImmutable(dir);
           cleanup.done('immutable');
-          await pause(5000);
+          await sleep(5000);
           await rules.close();
         },
       };

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { serviceUrls, type ServiceUrls } from '../kit/services';
 
 /** Every fault the chaos run knows, in the default schedule's order. */
 export const FAULT_NAMES = [
@@ -21,7 +22,7 @@ export const FAULT_NAMES = [
 
 export type FaultName = (typeof FAULT_NAMES)[number];
 
-export interface ChaosOptions {
+export interface ChaosOptions extends ServiceUrls {
   /** Records a second the generator produces. */
   readonly rate: number;
   /** FILTER_THRESHOLD: randomValue above it goes to RabbitMQ; -1 sends every record to the queue. */
@@ -54,9 +55,6 @@ export interface ChaosOptions {
   readonly runDir: string;
   /** Keep the run's rows and documents in PostgreSQL and MongoDB even when the run passed. */
   readonly keepData: boolean;
-  readonly rabbitmqUrl: string;
-  readonly databaseUrl: string;
-  readonly mongodbUrl: string;
 }
 
 export const USAGE = `usage: npm run chaos -- [options]
@@ -153,9 +151,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
     longOutageS: number(values, 'CHAOS_LONG_OUTAGE_S', 25, 1, 600, false),
     runDir: values.CHAOS_RUN_DIR ?? join(process.cwd(), 'data', 'chaos', stamp),
     keepData,
-    rabbitmqUrl: env.RABBITMQ_URL || 'amqp://guest:guest@127.0.0.1:5672',
-    databaseUrl: env.DATABASE_URL || 'postgres://postgres:postgres@127.0.0.1:5432/dataflow',
-    mongodbUrl: env.MONGODB_URL || 'mongodb://127.0.0.1:27017/dataflow',
+    ...serviceUrls({}, env),
   };
 }
 

@@ -3,12 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { AppProcess } from '../kit/app-process';
-import { appOf, breakerStates, INSTANCE_NAMES, InstanceName, metricSum, MONGO_WRITERS, Sample } from './apps';
+import { metricSum, type Sample } from '../kit/prometheus';
+import { appOf, breakerStates, INSTANCE_NAMES, InstanceName, MONGO_WRITERS } from './apps';
 import { DirectPublisher } from './direct-publisher';
 import type { ChaosOptions } from './options';
 import type { GeneratorLifetime, RouteWindow } from './reconcile';
 import { QueueProbe, RECORD_QUEUES, withTimeout } from './services';
-import { pause, runAborted, runSignal } from './wait';
+import { sleep } from '../kit/wait';
+import { runAborted, runSignal } from './abort';
+import { errorText } from '../kit/tool';
 
 const RECORDS = 'dataflow_records_total';
 
@@ -34,23 +37,27 @@ export class CounterTracker {
   }
 }
 
-/** The counters followed over the whole run, restarts included, per process. */
-export const TRACKED = {
-  generated: { instance: 'generator', stage: 'generate', outcome: 'ok' },
-  acked: { instance: 'generator', stage: 'deliver', outcome: 'acked' },
-  resent: { instance: 'generator', stage: 'deliver', outcome: 'resend' },
-  toQueue: { instance: 'filter', stage: 'route', outcome: 'queue' },
-  toFile: { instance: 'filter', stage: 'route', outcome: 'file' },
-  handoffFailed: { instance: 'filter', stage: 'handoff', outcome: 'failed' },
-  pgStored: { instance: 'db-writer', stage: 'store', outcome: 'stored' },
-  pgDuplicate: { instance: 'db-writer', stage: 'store', outcome: 'duplicate' },
-  mongoStored: { instance: 'mongo-writer', stage: 'store', outcome: 'stored' },
-  mongoDuplicate: { instance: 'mongo-writer', stage: 'store', outcome: 'duplicate' },
-  mongoStoredB: { instance: 'mongo-writer-b', stage: 'store', outcome: 'stored' },
-  mongoDuplicateB: { instance: 'mongo-writer-b', stage: 'store', outcome: 'duplicate' },
-} as const satisfies Record<string, { instance: InstanceName; stage: string; outcome: string }>;
+/** The counters followed over the whole run, restarts included, per process: by instance, name → `stage outcome`. */
+const TRACKED_BY_INSTANCE = {
+  generator: { generated: 'generate ok', acked: 'deliver acked', resent: 'deliver resend' },
+  filter: { toQueue: 'route queue', toFile: 'route file', handoffFailed: 'handoff failed' },
+  'db-writer': { pgStored: 'store stored', pgDuplicate: 'store duplicate' },
+  'mongo-writer': { mongoStored: 'store stored', mongoDuplicate: 'store duplicate' },
+  'mongo-writer-b': { mongoStoredB: 'store stored', mongoDuplicateB: 'store duplicate' },
+} as const satisfies Partial<Record<InstanceName, Record<string, string>>>;
 
-export type TrackedName = keyof typeof TRACKED;
+type ByInstance = typeof TRACKED_BY_INSTANCE;
+export type TrackedName = { [I in keyof ByInstance]: keyof ByInstance[I] }[keyof ByInstance];
+
+/** The same counters by name, with the labels of their series. */
+export const TRACKED = Object.fromEntries(
+  Object.entries(TRACKED_BY_INSTANCE).flatMap(([instance, names]) =>
+    Object.entries(names).map(([name, labels]) => {
+      const [stage, outcome] = labels.split(' ') as [string, string];
+      return [name, { instance: instance as InstanceName, stage, outcome }];
+    }),
+  ),
+) as Record<TrackedName, { readonly instance: InstanceName; readonly stage: string; readonly outcome: string }>;
 
 /** What was seen while one fault was active and until the pipeline recovered. */
 export interface FaultObservation {
@@ -248,9 +255,9 @@ export class Pipeline {
           // Every probe has its own limit; this one bounds the whole sample, whatever hangs.
           await withTimeout(this.sampleOnce(), 10_000, 'one sample');
         } catch (error) {
-          this.current?.errors.push(`sampler: ${error instanceof Error ? error.message : String(error)}`);
+          this.current?.errors.push(`sampler: ${errorText(error)}`);
         }
-        await pause(Math.max(50, 500 - (Date.now() - started)));
+        await sleep(Math.max(50, 500 - (Date.now() - started)));
       }
     })();
   }
@@ -412,7 +419,7 @@ export class Pipeline {
       metricSum(await this.apps[name].metrics(1000), RECORDS, { stage: 'store' }) ?? -1;
     const before = await Promise.all(MONGO_WRITERS.map(stored));
     for (let i = 0; i < 10; i++) {
-      await pause(500);
+      await sleep(500);
       const now = await Promise.all(MONGO_WRITERS.map(stored));
       const moved = MONGO_WRITERS.find((_, k) => (now[k] ?? -1) > (before[k] ?? -1) && (before[k] ?? -1) >= 0);
       if (moved) return moved;

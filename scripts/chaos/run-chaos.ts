@@ -7,36 +7,32 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { INSTANCE_NAMES, InstanceName, missingBuilds } from './apps';
+import { missingBuilds } from '../kit/app-process';
+import { INSTANCE_NAMES, InstanceName } from './apps';
 import { buildFault, Cleanup } from './faults';
 import { ChaosOptions, parseOptions, USAGE, UsageError } from './options';
 import { FaultObservation, Pipeline } from './pipeline';
 import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { DirectReconciliation, reconcile, reconcileDirect, Reconciliation } from './reconcile';
 import { directReport, faultTable, reconciliationReport, totalsOf, totalsReport } from './report';
+import { applyConsumerTimeout, listQueues, servicesStatus, setConsumerTimeout } from '../kit/services';
 import {
   ALL_QUEUES,
-  applyConsumerTimeout,
   clearImmutable,
   DEAD_LETTER_QUEUES,
   emergencyRestore,
   immutableEntries,
-  listQueues,
   RECORD_QUEUES,
-  servicesStatus,
-  setConsumerTimeout,
 } from './services';
-import { abortRun, AbortedError, pause, runAborted, sleep, waitUntil } from './wait';
+import { sleep, waitUntil } from '../kit/wait';
+import { abortRun, AbortedError, runAborted, runSignal } from './abort';
+import { errorText } from '../kit/tool';
 
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 45_000;
 
 function log(text: string): void {
   console.log(`chaos: ${text}`);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -112,19 +108,20 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
     const started = Date.now();
     try {
       await fault.inject(pipeline);
-      await sleep((fault.outageS ?? options.outageS) * 1000);
+      await sleep((fault.outageS ?? options.outageS) * 1000, runSignal());
       await fault.restore(pipeline);
       const restored = Date.now();
       observation.outageS = (restored - started) / 1000;
       const marks = pipeline.flowMarks();
       await waitUntil(() => pipeline.flowingSince(marks), options.recoverTimeoutS * 1000, `${name} to recover`, {
         intervalMs: 250,
+        signal: runSignal(),
       });
       observation.recoverS = (Date.now() - restored) / 1000;
     } catch (error) {
       if (error instanceof AbortedError) throw error;
-      observation.errors.push(message(error));
-      log(`fault ${name}: ${message(error)}`);
+      observation.errors.push(errorText(error));
+      log(`fault ${name}: ${errorText(error)}`);
       // Put things back before going on; the final reconciliation still tells what it cost.
       for (const failure of await cleanup.runAll()) observation.errors.push(`restore ${failure}`);
       for (const app of INSTANCE_NAMES) {
@@ -133,7 +130,7 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
             if (app === 'generator') await pipeline.startGenerator(START_TIMEOUT_MS);
             else await pipeline.apps[app].start(START_TIMEOUT_MS);
           } catch (startError) {
-            observation.errors.push(`restart ${app}: ${message(startError)}`);
+            observation.errors.push(`restart ${app}: ${errorText(startError)}`);
           }
         }
       }
@@ -144,7 +141,7 @@ async function runFaults(pipeline: Pipeline, cleanup: Cleanup, observations: Fau
       `fault ${name}: outage ${observation.outageS?.toFixed(1) ?? '-'} s, ` +
         `recovered ${observation.recoverS !== undefined ? `${observation.recoverS.toFixed(1)} s after the restore` : 'NOT'}`,
     );
-    await sleep(options.gapS * 1000);
+    await sleep(options.gapS * 1000, runSignal());
   }
 }
 
@@ -179,7 +176,7 @@ async function drain(pipeline: Pipeline): Promise<DrainResult> {
   // Keep reading its counters while it drains: the last answer before it exits is the final one.
   while (!exited) {
     pipeline.sampleGenerator(await generator.metrics(500));
-    await pause(100);
+    await sleep(100);
   }
   const code = await exit;
   const unacknowledgedLine = /records were not acknowledged before shutdown/.exec(lastLifetimeLog(generator.logFile));
@@ -201,7 +198,7 @@ async function drain(pipeline: Pipeline): Promise<DrainResult> {
       },
       options.drainTimeoutS * 1000,
       'the record queues to empty (rabbitmqctl list_queues)',
-      { intervalMs: 1000 },
+      { intervalMs: 1000, signal: runSignal() },
     );
     let last = '';
     let stableSince = Date.now();
@@ -216,7 +213,7 @@ async function drain(pipeline: Pipeline): Promise<DrainResult> {
       },
       options.drainTimeoutS * 1000,
       'the writers to go idle',
-      { intervalMs: 500 },
+      { intervalMs: 500, signal: runSignal() },
     );
   } catch (error) {
     if (error instanceof AbortedError) throw error;
@@ -225,7 +222,7 @@ async function drain(pipeline: Pipeline): Promise<DrainResult> {
       (q) =>
         `${q} ${queues?.get(q)?.messages ?? '?'} messages (${queues?.get(q)?.unacknowledged ?? '?'} unacknowledged)`,
     );
-    problems.push(`drain incomplete: ${message(error)}; ${counts.join(', ')}`);
+    problems.push(`drain incomplete: ${errorText(error)}; ${counts.join(', ')}`);
     log(problems[problems.length - 1] as string);
   }
 
@@ -411,8 +408,10 @@ async function main(): Promise<number> {
     pipeline.startSampler();
     log(`pipeline up; warm-up ${options.warmupS} s`);
     const start = pipeline.flowMarks();
-    await sleep(options.warmupS * 1000);
-    await waitUntil(() => pipeline.flowingSince(start), 30_000, 'records to flow end to end before the first fault');
+    await sleep(options.warmupS * 1000, runSignal());
+    await waitUntil(() => pipeline.flowingSince(start), 30_000, 'records to flow end to end before the first fault', {
+      signal: runSignal(),
+    });
 
     await runFaults(pipeline, cleanup, observations);
     const drained = await drain(pipeline);
@@ -475,7 +474,7 @@ async function main(): Promise<number> {
     if (passed && !options.keepData) {
       for (const name of [source, pipeline.direct.source]) {
         await deleteSourceAt(options.databaseUrl, options.mongodbUrl, name).catch((error: unknown) =>
-          log(`could not delete the run's rows and documents: ${message(error)}`),
+          log(`could not delete the run's rows and documents: ${errorText(error)}`),
         );
       }
     } else {
@@ -484,10 +483,10 @@ async function main(): Promise<number> {
     exitCode = passed ? 0 : 1;
   } catch (error) {
     if (error instanceof AbortedError || runAborted()) {
-      log(`aborted (${abortReason || message(error)}); no reconciliation`);
+      log(`aborted (${abortReason || errorText(error)}); no reconciliation`);
       exitCode = abortCode;
     } else {
-      console.error(`chaos: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      console.error(`chaos: ${errorText(error, true)}`);
       exitCode = 2;
     }
     if (observations.length > 0) console.log(`\nfaults so far:\n${faultTable(observations)}`);
@@ -495,7 +494,7 @@ async function main(): Promise<number> {
     await pipeline.stopSampler();
     for (const failure of await cleanup.runAll()) console.error(`chaos: restore failed: ${failure}`);
     if (existsSync(pipeline.outputDir)) {
-      await clearImmutable(pipeline.outputDir).catch((error: unknown) => console.error(`chaos: ${message(error)}`));
+      await clearImmutable(pipeline.outputDir).catch((error: unknown) => console.error(`chaos: ${errorText(error)}`));
       const left = await immutableEntries(pipeline.outputDir);
       if (left.length > 0) console.error(`chaos: still immutable: ${left.join(', ')}`);
     }
@@ -507,7 +506,7 @@ async function main(): Promise<number> {
     }
     if (previousTimeout) {
       await applyConsumerTimeout(previousTimeout).catch((error: unknown) =>
-        console.error(`chaos: could not restore the delivery acknowledgement timeout: ${message(error)}`),
+        console.error(`chaos: could not restore the delivery acknowledgement timeout: ${errorText(error)}`),
       );
     }
     await pipeline.probe.close();
@@ -531,7 +530,7 @@ function serializable(observation: FaultObservation): Record<string, unknown> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`chaos: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.error(`chaos: ${errorText(error, true)}`);
     process.exit(2);
   },
 );

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { deleteSourceAt } from '../kit/stores';
+import { errorText } from '../kit/tool';
 
 /**
  * The store side of deploy/container-check.sh, run on the host against the same services as the
@@ -92,7 +93,7 @@ async function main([command, source, ...args]: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`[container-check] ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`[container-check] ${errorText(error)}\n`);
     process.exit(2);
   },
 );

@@ -27,6 +27,13 @@ export function missingBuilds(dist = 'dist'): AppName[] {
   return APP_NAMES.filter((name) => !existsSync(entryPoint(name, dist)));
 }
 
+/** Where a tool runs the apps: their build, its run directory, and the first of their ports. */
+export interface AppsPlace {
+  readonly dist: string;
+  readonly runDir: string;
+  readonly basePort: number;
+}
+
 export interface AppProcessOptions {
   readonly app: AppName;
   /** What logs and errors call it (default the app's name), e.g. a second instance of one app. */

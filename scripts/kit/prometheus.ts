@@ -22,7 +22,13 @@ export function parsePrometheus(text: string): Sample[] {
   return samples;
 }
 
-/** Sum of the samples of `name` whose labels include all of `labels`; undefined without samples. */
+/** Sum of the samples of `name` whose labels include all of `labels` (0 if none); undefined without samples. */
+export function metricSum(samples: readonly Sample[], name: string, labels?: Record<string, string>): number;
+export function metricSum(
+  samples: readonly Sample[] | undefined,
+  name: string,
+  labels?: Record<string, string>,
+): number | undefined;
 export function metricSum(
   samples: readonly Sample[] | undefined,
   name: string,
@@ -35,4 +41,57 @@ export function metricSum(
     if (Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) total += sample.value;
   }
   return total;
+}
+
+/** First sample named `name`, or undefined. */
+export function metricValue(samples: readonly Sample[], name: string): number | undefined {
+  return samples.find((sample) => sample.name === name)?.value;
+}
+
+/** Cumulative bucket counts of a histogram, `le` ascending (`+Inf` last), summed over other labels. */
+export function histogramBuckets(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): Array<[number, number]> {
+  const byBound = new Map<number, number>();
+  for (const sample of samples) {
+    if (sample.name !== `${name}_bucket`) continue;
+    if (!Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) continue;
+    const le = sample.labels.le === '+Inf' ? Infinity : Number(sample.labels.le);
+    byBound.set(le, (byBound.get(le) ?? 0) + sample.value);
+  }
+  return [...byBound.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** `after - before` of two cumulative bucket lists of the same histogram. */
+export function bucketDelta(
+  after: ReadonlyArray<[number, number]>,
+  before: ReadonlyArray<[number, number]>,
+): Array<[number, number]> {
+  const previous = new Map(before);
+  return after.map(([le, count]) => [le, count - (previous.get(le) ?? 0)]);
+}
+
+/**
+ * Quantile of a cumulative histogram, interpolated linearly inside the bucket (as PromQL's
+ * histogram_quantile does). Returns the upper bound of the last finite bucket when the quantile
+ * falls into `+Inf`.
+ */
+export function histogramQuantile(buckets: ReadonlyArray<[number, number]>, q: number): number | undefined {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total <= 0) return undefined;
+  const target = q * total;
+  let lowerBound = 0;
+  let lowerCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= target) {
+      if (le === Infinity) return lowerBound;
+      const inBucket = count - lowerCount;
+      return inBucket <= 0 ? le : lowerBound + ((le - lowerBound) * (target - lowerCount)) / inBucket;
+    }
+    lowerBound = le;
+    lowerCount = count;
+  }
+  return lowerBound;
 }

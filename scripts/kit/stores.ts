@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import type { DataRecord, NestedDocument } from '@dataflow/contracts';
 import type { Progress } from '../../cli/lib/output';
-import { scanFileSink, scanMongo, scanPostgres } from '../../cli/verify/readers';
+import { type RecordVisitor, scanFileSink, scanMongo, scanPostgres } from '../../cli/verify/readers';
 
 /**
  * What the stores hold of one source, read with the operator CLI's own readers
@@ -35,6 +35,15 @@ function asStored(partial: Partial<DataRecord>): DataRecord {
   return partial as DataRecord;
 }
 
+/** Keeps in `records` every record of the owners it wants, a value that failed validation as stored. */
+function collect(records: DataRecord[], wants: (owner: string) => boolean = () => true): RecordVisitor {
+  return {
+    wants,
+    record: (_owner, record) => records.push(record),
+    invalid: (_owner, _where, _problem, partial) => records.push(asStored(partial)),
+  };
+}
+
 /** The source's records in the sink files, file by file in name order (none when `dir` is missing). */
 export async function fileSinkRecords(dir: string, source: string): Promise<FileSinkRecords> {
   if (!existsSync(dir)) return { records: [], badLines: 0 };
@@ -42,11 +51,7 @@ export async function fileSinkRecords(dir: string, source: string): Promise<File
   const stats = await scanFileSink(
     dir,
     EVERYTHING,
-    {
-      wants: (owner) => owner === source,
-      record: (_owner, record) => records.push(record),
-      invalid: (_owner, _where, _problem, partial) => records.push(asStored(partial)),
-    },
+    collect(records, (owner) => owner === source),
     source,
     SILENT,
   );
@@ -56,17 +61,7 @@ export async function fileSinkRecords(dir: string, source: string): Promise<File
 /** The source's rows, by seq. */
 export async function postgresRecords(client: Client, source: string): Promise<DataRecord[]> {
   const records: DataRecord[] = [];
-  await scanPostgres(
-    client,
-    EVERYTHING,
-    source,
-    {
-      wants: () => true,
-      record: (_owner, record) => records.push(record),
-      invalid: (_owner, _where, _problem, partial) => records.push(asStored(partial)),
-    },
-    SILENT,
-  );
+  await scanPostgres(client, EVERYTHING, source, collect(records), SILENT);
   return records;
 }
 

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MONGO_QUEUE, POSTGRES_QUEUE, computeHash } from '@dataflow/contracts';
 import { AppProcess, sleep, waitFor } from '../support/app-process';
-import { RabbitProbe, rabbitApp, recordsOf } from '../support/rabbit';
+import { RabbitProbe, recordsOf } from '../support/rabbit';
 import { isStrictlyAscending, readFileSink, seqsOf } from '../support/records';
+import { rabbitmqStart, rabbitmqStop } from '../../scripts/kit/services';
 
 /**
  * generator → filter → file sink and RabbitMQ, all real: N records in, exactly the ≤ 90 ones in
@@ -147,7 +148,7 @@ describe('generator → filter → file and RabbitMQ', () => {
       GENERATOR_RECONNECT_MAX_MS: '2000',
     });
     await waitFor(async () => (await acknowledged(generator)) > 300, 30_000, 'records flowing');
-    rabbitApp('stop_app');
+    await rabbitmqStop();
     try {
       await waitFor(
         async () => (await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })) === 2,
@@ -165,7 +166,7 @@ describe('generator → filter → file and RabbitMQ', () => {
       // Generation is paused while the breaker is not closed: at 300/s, 4 s would be 1,200 records.
       expect(generatedLater - generatedAtOpen).toBeLessThan(100);
     } finally {
-      rabbitApp('start_app');
+      await rabbitmqStart();
       await rabbit.reopen();
     }
     await waitFor(async () => (await acknowledged(generator)) >= total, 120_000, 'every record acknowledged');

@@ -2,7 +2,7 @@ import { DataRecord, MONGO_QUEUE, nestStream } from '@dataflow/contracts';
 import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
 import { highOrLow, recordWithExactHash } from '../support/records';
-import { ferretdb } from '../support/services';
+import { ferretdbStart, ferretdbStop } from '../../scripts/kit/services';
 import { flatten, Stores } from '../support/stores';
 import { prng } from '../support/prng';
 
@@ -103,7 +103,7 @@ describe('mongo-writer: redeliveries that differ from the first attempt', () => 
     const records = Array.from({ length: 240 }, (_, i) => highOrLow(source, i + 1, random() < 0.75));
     await rabbit.publishRecords(records.slice(0, 40));
     await nestedExactly(source, records.slice(0, 40));
-    ferretdb('stop');
+    await ferretdbStop();
     try {
       for (let i = 40; i < records.length; i += 10) await rabbit.publishRecords(records.slice(i, i + 10));
       await waitFor(
@@ -113,7 +113,7 @@ describe('mongo-writer: redeliveries that differ from the first attempt', () => 
       );
       await sleep(4000);
     } finally {
-      ferretdb('start');
+      await ferretdbStart();
     }
     await stores.reconnectMongo();
     await nestedExactly(source, records, 120_000);

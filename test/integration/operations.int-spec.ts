@@ -1,9 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppProcess, waitFor } from '../support/app-process';
-import { RabbitProbe, rabbitApp } from '../support/rabbit';
+import { RabbitProbe } from '../support/rabbit';
+import {
+  ferretdbStart,
+  ferretdbStop,
+  postgresStart,
+  postgresStop,
+  rabbitmqStart,
+  rabbitmqStop,
+} from '../../scripts/kit/services';
 
 /** CONTRACT.md §7: the metric names every app serves. */
 const CONTRACT_METRICS = [
@@ -92,39 +99,39 @@ describe('operations: metrics and readiness of the running system', () => {
     );
 
     // RabbitMQ: the filter and both writers.
-    rabbitApp('stop_app');
+    await rabbitmqStop();
     try {
       const down = await Promise.all([filter, dbWriter, mongoWriter].map((app) => readinessTurns(app, 503)));
       timings.push(`rabbitmq down: filter ${down[0]}, db-writer ${down[1]}, mongo-writer ${down[2]}`);
       for (const ms of down) expect(ms).toBeLessThan(10_000);
     } finally {
-      rabbitApp('start_app');
+      await rabbitmqStart();
     }
     const up = await Promise.all([filter, dbWriter, mongoWriter].map((app) => readinessTurns(app, 200)));
     timings.push(`rabbitmq up: filter ${up[0]}, db-writer ${up[1]}, mongo-writer ${up[2]}`);
     for (const ms of up) expect(ms).toBeLessThan(20_000);
 
     // PostgreSQL: the db-writer.
-    execFileSync('pg_ctlcluster', ['15', 'main', 'stop', '-m', 'fast']);
+    await postgresStop();
     try {
       const ms = await readinessTurns(dbWriter, 503);
       timings.push(`postgres down: db-writer ${ms}`);
       expect(ms).toBeLessThan(10_000);
     } finally {
-      execFileSync('pg_ctlcluster', ['15', 'main', 'start']);
+      await postgresStart();
     }
     const pgUp = await readinessTurns(dbWriter, 200);
     timings.push(`postgres up: db-writer ${pgUp}`);
     expect(pgUp).toBeLessThan(20_000);
 
     // FerretDB: the mongo-writer.
-    execFileSync('scripts/infra.sh', ['stop', 'ferretdb'], { stdio: 'ignore' });
+    await ferretdbStop();
     try {
       const ms = await readinessTurns(mongoWriter, 503);
       timings.push(`ferretdb down: mongo-writer ${ms}`);
       expect(ms).toBeLessThan(10_000);
     } finally {
-      execFileSync('scripts/infra.sh', ['start', 'ferretdb'], { stdio: 'ignore' });
+      await ferretdbStart();
     }
     const ferretUp = await readinessTurns(mongoWriter, 200);
     timings.push(`ferretdb up: mongo-writer ${ferretUp}`);

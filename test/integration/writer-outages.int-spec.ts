@@ -3,7 +3,7 @@ import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { prng } from '../support/prng';
 import { RabbitProbe } from '../support/rabbit';
 import { highOrLow, makeRecord } from '../support/records';
-import { consumers, shortConsumerTimeout, signalProcesses, unacknowledged } from '../support/services';
+import { applyConsumerTimeout, ferretdbSignal, queueCount, setConsumerTimeout } from '../../scripts/kit/services';
 import { flatten, Stores } from '../support/stores';
 
 /**
@@ -72,17 +72,17 @@ describe('writers: held work and long outages', () => {
     const perMessage = 5000;
     const records = Array.from({ length: 40 * perMessage }, (_, i) => makeRecord(source, i + 1, 95));
     // A database that answers nothing: writes neither succeed nor fail, deliveries pile up.
-    signalProcesses('ferretdb --handler', 'STOP');
+    await ferretdbSignal('STOP');
     let mostHeld = 0;
     try {
       for (let i = 0; i < records.length; i += perMessage)
         await rabbit.publishRecords(records.slice(i, i + perMessage));
       for (let i = 0; i < 10; i++) {
-        mostHeld = Math.max(mostHeld, unacknowledged(MONGO_QUEUE));
+        mostHeld = Math.max(mostHeld, await queueCount(MONGO_QUEUE, 'unacknowledged'));
         await sleep(300);
       }
     } finally {
-      signalProcesses('ferretdb --handler', 'CONT');
+      await ferretdbSignal('CONT');
     }
     expect(mostHeld).toBeGreaterThan(0);
     expect(mostHeld * perMessage).toBeLessThanOrEqual(60000);
@@ -95,25 +95,25 @@ describe('writers: held work and long outages', () => {
   });
 
   it('a database that hangs past the delivery acknowledgement timeout: the channel is opened again, nothing lost, doubled or dead-lettered', async () => {
-    const restoreTimeout = shortConsumerTimeout(4000);
+    const previous = await setConsumerTimeout(4000);
     try {
       await startMongoWriter(); // its channels keep the short timeout, also those it opens later
     } finally {
-      restoreTimeout();
+      await applyConsumerTimeout(previous);
     }
     const source = freshSource('hung-database');
     const random = prng(5);
     const records = Array.from({ length: 200 }, (_, i) => highOrLow(source, i + 1, random() < 0.7));
     await rabbit.publishRecords(records.slice(0, 50));
     await nestedExactly(source, records.slice(0, 50));
-    const restoreAgain = shortConsumerTimeout(4000);
-    signalProcesses('ferretdb --handler', 'STOP');
+    await setConsumerTimeout(4000);
+    await ferretdbSignal('STOP');
     try {
       for (let i = 50; i < records.length; i += 10) await rabbit.publishRecords(records.slice(i, i + 10));
       await sleep(15_000); // several acknowledgement timeouts
     } finally {
-      signalProcesses('ferretdb --handler', 'CONT');
-      restoreAgain();
+      await ferretdbSignal('CONT');
+      await applyConsumerTimeout(previous);
     }
     await nestedExactly(source, records, 120_000);
     expect(await rabbit.depth(MONGO_DLQ)).toBe(0);
@@ -131,7 +131,7 @@ describe('writers: held work and long outages', () => {
     await waitFor(
       async () => {
         readiness.push((await writer.get('/health/ready')).status);
-        return consumers(MONGO_QUEUE) === 1;
+        return (await queueCount(MONGO_QUEUE, 'consumers')) === 1;
       },
       30_000,
       'the writer to declare its queue again and consume from it',

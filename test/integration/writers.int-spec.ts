@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import {
   DataRecord,
   DEAD_LETTER_REASON_HEADER,
@@ -6,12 +5,14 @@ import {
   NestedDocument,
   nestStream,
   POSTGRES_DLQ,
+  POSTGRES_QUEUE,
   REPLAYED_HEADER,
 } from '@dataflow/contracts';
 import { AppProcess, sleep, waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
 import { highOrLow, recordWithExactHash } from '../support/records';
 import { flatten, Stores } from '../support/stores';
+import { ferretdbStart, ferretdbStop, postgresStart, postgresStop, queueCount } from '../../scripts/kit/services';
 
 /**
  * db-writer and mongo-writer against the real broker, PostgreSQL and FerretDB. Messages are
@@ -227,7 +228,7 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
   it('holds messages while PostgreSQL is stopped for 10 s, then stores each once', async () => {
     const source = freshSource('pg-down');
     const records = Array.from({ length: 50 }, (_, i) => highOrLow(source, i + 1, i % 2 === 0));
-    execFileSync('pg_ctlcluster', ['15', 'main', 'stop', '-m', 'fast']);
+    await postgresStop();
     try {
       for (let i = 0; i < records.length; i += 5) await rabbit.publishRecords(records.slice(i, i + 5));
       await waitFor(
@@ -238,9 +239,9 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
       expect((await dbWriter.get('/health/ready')).status).toBe(503);
       await sleep(10_000);
       // Nothing acknowledged while nothing could be committed: every message is still held.
-      expect(unacknowledged('dataflow.records.postgres') + (await rabbit.depth('dataflow.records.postgres'))).toBe(10);
+      expect((await queueCount(POSTGRES_QUEUE, 'unacknowledged')) + (await rabbit.depth(POSTGRES_QUEUE))).toBe(10);
     } finally {
-      execFileSync('pg_ctlcluster', ['15', 'main', 'start']);
+      await postgresStart();
     }
     await stores.reconnectPostgres();
     await storedEverywhere(source, records);
@@ -252,7 +253,7 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
     const records = Array.from({ length: 40 }, (_, i) => highOrLow(source, i + 1, i % 7 !== 0));
     await rabbit.publishRecords(records.slice(0, 10));
     await waitFor(async () => flatten(await stores.mongoDocuments(source)).length === 10, 30_000, 'first records');
-    execFileSync('scripts/infra.sh', ['stop', 'ferretdb'], { stdio: 'ignore' });
+    await ferretdbStop();
     try {
       for (let i = 10; i < records.length; i += 6) await rabbit.publishRecords(records.slice(i, i + 6));
       await waitFor(
@@ -262,18 +263,9 @@ describe('writers: PostgreSQL and MongoDB sinks', () => {
       );
       await sleep(10_000);
     } finally {
-      execFileSync('scripts/infra.sh', ['start', 'ferretdb'], { stdio: 'ignore' });
+      await ferretdbStart();
     }
     await stores.reconnectMongo();
     await storedEverywhere(source, records);
   });
 });
-
-/** Messages delivered to a consumer and not yet acknowledged (rabbitmqctl, as tests run as root). */
-function unacknowledged(queue: string): number {
-  const out = execFileSync('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages_unacknowledged'], {
-    encoding: 'utf8',
-  });
-  const line = out.split('\n').find((l) => l.startsWith(`${queue}\t`));
-  return Number(line?.split('\t')[1] ?? 'NaN');
-}

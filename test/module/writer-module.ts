@@ -5,7 +5,7 @@ import type * as MessagingLib from '@dataflow/messaging';
 import { waitFor } from '../support/app-process';
 import { RabbitProbe } from '../support/rabbit';
 import { makeRecord } from '../support/records';
-import { consumers, unacknowledged } from '../support/services';
+import { queueCount } from '../../scripts/kit/services';
 import { Stores } from '../support/stores';
 import { bootApp, isWoven, load, metric } from './boot';
 
@@ -66,11 +66,19 @@ export function describeWriterModule<Config extends Record<string, unknown>>(wri
     });
 
     it('consumes a message through the handler’s interceptors, stores it and acknowledges it', async () => {
-      await waitFor(() => consumers(writer.queue) === 1, 20_000, `the ${writer.app} to consume`);
+      await waitFor(
+        async () => (await queueCount(writer.queue, 'consumers')) === 1,
+        20_000,
+        `the ${writer.app} to consume`,
+      );
       const records = [1, 2, 3].map((seq) => makeRecord(source, seq, 95));
       await rabbit.publishRecords(records);
       await waitFor(async () => (await writer.stored(stores, source)).length === 3, 20_000, 'three records stored');
-      await waitFor(() => unacknowledged(writer.queue) === 0, 10_000, 'the message acknowledged');
+      await waitFor(
+        async () => (await queueCount(writer.queue, 'unacknowledged')) === 0,
+        10_000,
+        'the message acknowledged',
+      );
       expect(await rabbit.depth(writer.queue)).toBe(0);
       expect(await writer.stored(stores, source)).toEqual(records);
       // The handler's own aspects (AspectInterceptor), the store's (AspectExplorer), the writer's metrics.

@@ -1,5 +1,4 @@
 import amqp, { ChannelModel, Message } from 'amqplib';
-import { execFileSync } from 'node:child_process';
 import {
   DataRecord,
   MONGO_DLQ,
@@ -133,10 +132,4 @@ export function recordsOf(messages: Message[]): DataRecord[] {
     const packet = JSON.parse(message.content.toString()) as { data: DataRecord | DataRecord[] };
     return Array.isArray(packet.data) ? packet.data : [packet.data];
   });
-}
-
-/** Stops or starts the local RabbitMQ node (the one scripts/infra.sh runs). */
-export function rabbitApp(action: 'stop_app' | 'start_app'): void {
-  execFileSync('rabbitmqctl', [action], { stdio: 'ignore', timeout: 60_000 });
-  if (action === 'start_app') execFileSync('rabbitmqctl', ['await_startup'], { stdio: 'ignore', timeout: 60_000 });
 }

@@ -113,6 +113,14 @@ func (c *checker) strict(doc []byte, kind, name string, out any) bool {
 	return true
 }
 
+// decode decodes doc strictly into a new T and hands it to keep when it matches the API type.
+func decode[T any](c *checker, doc []byte, kind, name string, keep func(*T)) {
+	var v T
+	if c.strict(doc, kind, name, &v) {
+		keep(&v)
+	}
+}
+
 func (c *checker) parse(r io.Reader) *manifests {
 	m := &manifests{
 		deployments: map[string]*appsv1.Deployment{},
@@ -169,47 +177,27 @@ func (c *checker) parse(r io.Reader) *manifests {
 		}
 		switch head.Kind {
 		case "Deployment":
-			var d appsv1.Deployment
-			if c.strict(doc, head.Kind, name, &d) {
+			decode(c, doc, head.Kind, name, func(d *appsv1.Deployment) {
 				app := d.Labels["app.kubernetes.io/component"]
 				if _, dup := m.deployments[app]; dup {
 					c.errorf("two Deployments for app %q", app)
 				}
-				m.deployments[app] = &d
-			}
+				m.deployments[app] = d
+			})
 		case "ConfigMap":
-			var cm corev1.ConfigMap
-			if c.strict(doc, head.Kind, name, &cm) {
-				m.configMaps[name] = &cm
-			}
+			decode(c, doc, head.Kind, name, func(cm *corev1.ConfigMap) { m.configMaps[name] = cm })
 		case "Secret":
-			var s corev1.Secret
-			if c.strict(doc, head.Kind, name, &s) {
-				m.secrets[name] = &s
-			}
+			decode(c, doc, head.Kind, name, func(s *corev1.Secret) { m.secrets[name] = s })
 		case "Service":
-			var s corev1.Service
-			if c.strict(doc, head.Kind, name, &s) {
-				m.services = append(m.services, &s)
-			}
+			decode(c, doc, head.Kind, name, func(s *corev1.Service) { m.services = append(m.services, s) })
 		case "PersistentVolumeClaim":
-			var p corev1.PersistentVolumeClaim
-			if c.strict(doc, head.Kind, name, &p) {
-				m.pvcs[name] = &p
-			}
+			decode(c, doc, head.Kind, name, func(p *corev1.PersistentVolumeClaim) { m.pvcs[name] = p })
 		case "ServiceAccount":
-			var sa corev1.ServiceAccount
-			c.strict(doc, head.Kind, name, &sa)
+			decode(c, doc, head.Kind, name, func(*corev1.ServiceAccount) {})
 		case "PodDisruptionBudget":
-			var p policyv1.PodDisruptionBudget
-			if c.strict(doc, head.Kind, name, &p) {
-				m.pdbs = append(m.pdbs, &p)
-			}
+			decode(c, doc, head.Kind, name, func(p *policyv1.PodDisruptionBudget) { m.pdbs = append(m.pdbs, p) })
 		case "HorizontalPodAutoscaler":
-			var h autoscalingv2.HorizontalPodAutoscaler
-			if c.strict(doc, head.Kind, name, &h) {
-				m.hpas = append(m.hpas, &h)
-			}
+			decode(c, doc, head.Kind, name, func(h *autoscalingv2.HorizontalPodAutoscaler) { m.hpas = append(m.hpas, h) })
 		case "ServiceMonitor":
 			var sm map[string]any
 			if err := yaml.Unmarshal(doc, &sm); err == nil {

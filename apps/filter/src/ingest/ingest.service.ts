@@ -43,23 +43,18 @@ export class IngestService {
       this.metrics.frameHandled(outcome, seconds);
       settled(outcome);
     });
-    if (!connection.admits(items.length)) {
+    // Nothing of a frame refused over a bound is taken; the sender backs off and resends it.
+    const overBound = (message: string): void => {
       frame.hold();
       frame.settle('refused');
-      this.refusals.refuse(connection, {
-        code: 'RATE_LIMITED',
-        message: 'more than INGEST_MAX_PENDING_RECORDS records wait for their hand-off; wait for acks and resend',
-      });
+      this.refusals.refuse(connection, { code: 'RATE_LIMITED', message });
+    };
+    if (!connection.admits(items.length)) {
+      overBound('more than INGEST_MAX_PENDING_RECORDS records wait for their hand-off; wait for acks and resend');
       return;
     }
     if (!connection.allows(items.length)) {
-      frame.hold();
-      frame.settle('refused');
-      // Nothing of the frame is taken; the sender backs off and resends it.
-      this.refusals.refuse(connection, {
-        code: 'RATE_LIMITED',
-        message: 'more records than INGEST_MAX_RECORDS_PER_SECOND allows; slow down and resend',
-      });
+      overBound('more records than INGEST_MAX_RECORDS_PER_SECOND allows; slow down and resend');
       return;
     }
     const valid: DataRecord[] = [];
@@ -72,13 +67,9 @@ export class IngestService {
     const distinct = distinctSources(valid);
     if (!connection.admits(valid.length, distinct)) {
       // Many new sources at once: their state would pile up faster than hand-offs finish.
-      frame.hold();
-      frame.settle('refused');
-      this.refusals.refuse(connection, {
-        code: 'RATE_LIMITED',
-        message:
-          'the records and sources waiting for their hand-off are over INGEST_MAX_PENDING_RECORDS; wait for acks and resend',
-      });
+      overBound(
+        'the records and sources waiting for their hand-off are over INGEST_MAX_PENDING_RECORDS; wait for acks and resend',
+      );
       return;
     }
     this.refusals.refuseRecords(connection, refused);

@@ -42,19 +42,22 @@ export interface RecordStore {
   sessionStarted?(): void;
 }
 
-export interface RecordWriterOptions {
-  readonly batchSize: number;
-  readonly batchMs: number;
-  readonly shutdownTimeoutMs: number;
-}
-
-/** Longest pause between two pings of a database that is down. */
-const MAX_PING_INTERVAL_MS = 10_000;
+/** Pings of a database that is down: each gives up after PING_TIMEOUT_MS, the pauses between them grow to at most MAX_PING_INTERVAL_MS. */
 const PING_TIMEOUT_MS = 2000;
+const MAX_PING_INTERVAL_MS = 10_000;
 /** A breaker that opens again this soon after a resume makes the next pause start twice as long. */
 const QUICK_REOPEN_MS = 60_000;
 /** Longest first pause after repeated quick reopens. */
 const MAX_PAUSE_MS = 120_000;
+
+export interface RecordWriterOptions {
+  /** Records per store call at most (`<PREFIX>_BATCH_SIZE`). */
+  readonly batchSize: number;
+  /** The longest a partly filled batch waits for more records (`<PREFIX>_BATCH_MS`). */
+  readonly batchMs: number;
+  /** On shutdown, how long the batches in hand may take to be written; the rest goes back to the broker. */
+  readonly shutdownTimeoutMs: number;
+}
 
 /**
  * A writer's storing side, shared by db-writer and mongo-writer: batches the records of many

@@ -1,5 +1,5 @@
-import type { z } from 'zod';
-import { integer, optionalInteger } from '@dataflow/config';
+import { z } from 'zod';
+import { commonEnv, integer, optionalInteger, rabbitEnv } from '@dataflow/config';
 import { checkHeldBound, DEFAULT_MAX_HELD_RECORDS } from './held-records';
 
 /** The variables every writer has, each under its prefix (`DB_WRITER_BATCH_SIZE`, `MONGO_WRITER_BATCH_SIZE`). */
@@ -46,4 +46,15 @@ export function checkWriterBound(prefix: string) {
       context,
     );
   };
+}
+
+/**
+ * A writer's environment schema: the common and RabbitMQ variables, the shared writer variables
+ * under `prefix`, the writer's own variables, and the check that an explicit prefetch fits the
+ * held bound.
+ */
+export function writerEnv<P extends string, S extends z.ZodRawShape>(prefix: P, own: S) {
+  return z
+    .object({ ...commonEnv, ...rabbitEnv, ...writerVariables(prefix), ...own })
+    .superRefine(checkWriterBound(prefix));
 }
