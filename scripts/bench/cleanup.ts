@@ -1,7 +1,7 @@
 /**
  * Removes what benchmark runs left in the stores (after an interrupted run, or one with
  * --keep-data): every source named `bench-...` in PostgreSQL and MongoDB, and the raw stages'
- * table, collection and queue.
+ * table, collection and queue, and the baseline pipeline's.
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register scripts/bench/cleanup.ts
  */
@@ -11,11 +11,12 @@ import { Client } from 'pg';
 import { deleteSourceAt } from '../kit/stores';
 import { RAW_COLLECTION, RAW_QUEUE, RAW_TABLE } from './raw';
 import { errorText } from '../kit/tool';
+import { serviceUrls } from '../kit/services';
+import { removeBaseline } from './baseline';
 
 async function main(): Promise<void> {
-  const rabbitmqUrl = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/dataflow';
-  const mongodbUrl = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/dataflow';
+  const urls = serviceUrls();
+  const { rabbitmqUrl, databaseUrl, mongodbUrl } = urls;
 
   const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
   await channel.deleteQueue(RAW_QUEUE);
   await connection.close();
   console.log(`RabbitMQ: ${RAW_QUEUE} deleted`);
+  await removeBaseline(urls);
+  console.log('baseline pipeline: queues, exchange, table and collection deleted');
 }
 
 main().catch((error: unknown) => {

@@ -3,39 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { reconcile } from '../chaos/reconcile';
 import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { APP_NAMES, AppName, AppProcess, type AppsPlace } from '../kit/app-process';
 import { checkSingleRun, type StepCheck } from './check';
-import {
-  bucketDelta,
-  histogramBuckets,
-  histogramQuantile,
-  metricSum,
-  metricValue,
-  type Sample,
-} from '../kit/prometheus';
+import { metricSum, metricValue, type Sample } from '../kit/prometheus';
+import { exactLatencies, type LatencySummary } from './latency';
 import { holdsWithin, sleep } from '../kit/wait';
 import { errorText } from '../kit/tool';
-import {
-  MachineUsage,
-  machineUsage,
-  Percentiles,
-  percentiles,
-  processUsage,
-  ProcessUsage,
-  SERVICE_NAMES,
-  ServiceName,
-  slope,
-} from './util';
+import { MachineUsage, machineUsage, processUsage, ProcessUsage, SERVICE_NAMES, ServiceName, slope } from './util';
 import { type ServiceUrls } from '../kit/services';
 
 const RECORDS = 'dataflow_records_total';
 /** Above this many stored records a step is checked by checkSingleRun (see check.ts). */
 const RECONCILE_MAX_RECORDS = 100_000;
-const END_TO_END = 'dataflow_end_to_end_latency_seconds';
 const SINK_WRITE = 'dataflow_sink_write_duration_seconds';
 
 /** The generator ticks every 5 ms at rates of 200 records/s and more (see GeneratorService). */
@@ -68,17 +50,6 @@ export interface AppUsage {
   readonly loopLagP99MaxMs?: number;
   readonly loopLagP99MeanMs?: number;
   readonly loopLagMeanMs?: number;
-}
-
-export interface LatencySummary {
-  /** Exact: received_at minus timestamp of every PostgreSQL row generated in the window (ms). */
-  readonly postgresExact?: Percentiles;
-  /** From the writers' dataflow_end_to_end_latency_seconds histograms, interpolated (ms). */
-  readonly postgresHistogram?: { p50: number; p95: number; p99: number };
-  readonly mongoHistogram?: { p50: number; p95: number; p99: number };
-  /** Latencies of the PostgreSQL rows (ms), for the distribution chart: bucket bounds and counts. */
-  readonly postgresDistribution?: { bounds: number[]; counts: number[] };
-  readonly mongoDistribution?: { bounds: number[]; counts: number[] };
 }
 
 export interface TimelinePoint {
@@ -128,7 +99,7 @@ export interface StepResult {
   };
   readonly sustainable: boolean;
   readonly unsustainableBecause: string[];
-  readonly latency: LatencySummary;
+  readonly latency?: LatencySummary;
   readonly apps: Record<AppName, AppUsage>;
   readonly batching: {
     readonly recordsPerFrame: number;
@@ -212,30 +183,6 @@ function diff(after: Counters, before: Counters): Counters {
   return out;
 }
 
-function histogramSummary(
-  after: Sample[] | undefined,
-  before: Sample[] | undefined,
-): { summary?: { p50: number; p95: number; p99: number }; distribution?: { bounds: number[]; counts: number[] } } {
-  if (!after) return {};
-  const delta = bucketDelta(histogramBuckets(after, END_TO_END), histogramBuckets(before ?? [], END_TO_END));
-  const quantile = (q: number): number | undefined => {
-    const value = histogramQuantile(delta, q);
-    return value === undefined ? undefined : value * 1000;
-  };
-  const p50 = quantile(0.5);
-  const p95 = quantile(0.95);
-  const p99 = quantile(0.99);
-  const bounds = delta.filter(([le]) => Number.isFinite(le)).map(([le]) => le * 1000);
-  const counts = delta.map(([, count], index) => count - (index > 0 ? (delta[index - 1]?.[1] ?? 0) : 0));
-  return {
-    summary: p50 === undefined || p95 === undefined || p99 === undefined ? undefined : { p50, p95, p99 },
-    distribution: { bounds, counts },
-  };
-}
-
-/** Bucket bounds (ms) of the latency distribution chart for exact latencies. */
-export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2500, 5000];
-
 /**
  * The four apps of one configuration (filter threshold, profiling), the metric sampler and the
  * steps: each step runs a fresh generator (a new source and state directory) against the running
@@ -244,6 +191,8 @@ export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2
 export class PipelineRun {
   readonly apps: Record<AppName, AppProcess>;
   readonly outputDir: string;
+  /** The writers' commit logs (see CommitLog): exact latencies. */
+  private readonly commitLogs: { postgres: string; mongo: string };
   private readonly token = randomBytes(16).toString('hex');
   private readonly generatorEnv: Record<string, string>;
   private connection: amqp.ChannelModel | undefined;
@@ -262,6 +211,7 @@ export class PipelineRun {
     const logDir = join(dir, 'logs');
     mkdirSync(this.outputDir, { recursive: true });
     mkdirSync(logDir, { recursive: true });
+    this.commitLogs = { postgres: join(dir, 'db-writer.commits'), mongo: join(dir, 'mongo-writer.commits') };
     const port = (name: AppName): number => options.basePort + APP_NAMES.indexOf(name);
     const common = {
       NODE_ENV: 'production',
@@ -294,10 +244,15 @@ export class PipelineRun {
         INGEST_TOKEN: this.token,
         FILTER_ADMIN_TOKEN: this.token,
       }),
-      'db-writer': app('db-writer', { DB_WRITER_PORT: String(port('db-writer')), DATABASE_URL: options.databaseUrl }),
+      'db-writer': app('db-writer', {
+        DB_WRITER_PORT: String(port('db-writer')),
+        DATABASE_URL: options.databaseUrl,
+        DB_WRITER_COMMIT_LOG: this.commitLogs.postgres,
+      }),
       'mongo-writer': app('mongo-writer', {
         MONGO_WRITER_PORT: String(port('mongo-writer')),
         MONGODB_URL: options.mongodbUrl,
+        MONGO_WRITER_COMMIT_LOG: this.commitLogs.mongo,
       }),
     };
   }
@@ -390,8 +345,7 @@ export class PipelineRun {
     const drain = await this.drain(limit, before, window.last);
     const exitCode = await generator.stop();
     const usage = this.appUsage(window.first, window.last, window.generating);
-    // Latency: exact from PostgreSQL's received_at; the writers' histograms over the window.
-    const latency = await this.latency(source, window.startAt, window.last.at, window.first, window.last);
+    const latency = await this.latency(source, window.startAt, window.last.at);
 
     const problems: string[] = [];
     if (!drain.complete) problems.push(`the generator did not reach its limit of ${limit} records`);
@@ -575,49 +529,14 @@ export class PipelineRun {
     return result;
   }
 
-  private async latency(
-    source: string,
-    fromMs: number,
-    toMs: number,
-    first: Snapshot,
-    last: Snapshot,
-  ): Promise<LatencySummary> {
-    let postgresExact: Percentiles | undefined;
-    let postgresDistribution: { bounds: number[]; counts: number[] } | undefined;
-    const client = new Client({ connectionString: this.options.databaseUrl });
-    client.on('error', () => undefined);
+  /** Exact per-record latencies of the records generated in the window (see latency.ts). */
+  private async latency(source: string, fromMs: number, toMs: number): Promise<LatencySummary | undefined> {
     try {
-      await client.connect();
-      const { rows } = await client.query<{ lat: number }>(
-        `SELECT (extract(epoch FROM received_at) * 1000 - "timestamp")::float8 AS lat
-           FROM data_records WHERE source = $1 AND "timestamp" >= $2 AND "timestamp" <= $3`,
-        [source, fromMs, toMs],
-      );
-      const values = rows.map((row) => Math.max(0, row.lat));
-      postgresExact = percentiles(values);
-      if (values.length > 0) {
-        const counts = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
-        for (const value of values) {
-          let index = LATENCY_BOUNDS_MS.findIndex((bound) => value <= bound);
-          if (index < 0) index = LATENCY_BOUNDS_MS.length;
-          counts[index] = (counts[index] ?? 0) + 1;
-        }
-        postgresDistribution = { bounds: [...LATENCY_BOUNDS_MS], counts };
-      }
+      return await exactLatencies(this.options.databaseUrl, source, fromMs, toMs, this.commitLogs);
     } catch (error) {
-      this.options.log(`    PostgreSQL latency query failed: ${errorText(error)}`);
-    } finally {
-      await client.end().catch(() => undefined);
+      this.options.log(`    latency query failed: ${errorText(error)}`);
+      return undefined;
     }
-    const postgres = histogramSummary(last.metrics['db-writer'], first.metrics['db-writer']);
-    const mongo = histogramSummary(last.metrics['mongo-writer'], first.metrics['mongo-writer']);
-    return {
-      postgresExact,
-      postgresHistogram: postgres.summary,
-      mongoHistogram: mongo.summary,
-      postgresDistribution,
-      mongoDistribution: mongo.distribution,
-    };
   }
 
   /** Reads the three sinks for the source and reconciles them with what the generator reported. */

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { APP_NAMES } from '../kit/app-process';
 import type { ProfileSummary } from './cpuprofile';
 import type { StepResult, TimelinePoint } from './pipeline';
+import type { BaselineResult } from './baseline';
+import type { HistoryEntry } from './history';
+import { LATENCY_BOUNDS_MS, type SinkLatency } from './latency';
 import type { RawResult } from './raw';
 
 export interface Target {
@@ -22,9 +25,16 @@ export interface BenchReport {
   readonly commit?: string;
   readonly raw: RawResult[];
   readonly slowestRaw?: { readonly stage: string; readonly recordsPerSecond: number };
+  /** The same-box baseline pipeline (baseline.ts): the ratio's denominator. */
+  readonly baseline?: BaselineResult;
   readonly steps: StepResult[];
   readonly maxQueueRate?: number;
+  /** Why the lowest failed step of the search failed (undefined: no step failed, the maximum is a lower bound). */
+  readonly maxQueueLimit?: string[];
   readonly maxMixRate?: number;
+  readonly maxMixLimit?: string[];
+  /** The key figures of every full run so far, this one last (docs/bench-history.json). */
+  history?: HistoryEntry[];
   readonly pipelineRecordsPerSecond?: number;
   readonly ratio?: number;
   readonly targets: Target[];
@@ -60,14 +70,9 @@ export function rawTable(raw: readonly RawResult[]): string {
   );
 }
 
-function latencyText(step: StepResult): string {
-  const pg = step.latency.postgresExact;
-  return pg ? `${f0(pg.p50)} / ${f0(pg.p95)} / ${f0(pg.p99)}` : '-';
-}
-
-function mongoLatencyText(step: StepResult): string {
-  const m = step.latency.mongoHistogram;
-  return m ? `${f0(m.p50)} / ${f0(m.p95)} / ${f0(m.p99)}` : '-';
+function latencyText(latency: SinkLatency | undefined): string {
+  const p = latency?.percentiles;
+  return p ? `${f0(p.p50)} / ${f0(p.p95)} / ${f0(p.p99)}` : '-';
 }
 
 export function stepsTable(steps: readonly StepResult[]): string {
@@ -82,7 +87,7 @@ export function stepsTable(steps: readonly StepResult[]): string {
       'sustainable',
       'check',
       'pg e2e p50/p95/p99 ms',
-      'mongo e2e p50/p95/p99 ms (hist)',
+      'mongo e2e p50/p95/p99 ms',
       'CPU % gen/filter/db/mongo',
       'RSS MB gen/filter/db/mongo',
     ],
@@ -99,8 +104,8 @@ export function stepsTable(steps: readonly StepResult[]): string {
             f0(s.mongoPerS),
             s.sustainable ? 'yes' : 'no',
             s.valid ? 'ok' : 'INVALID',
-            latencyText(s),
-            mongoLatencyText(s),
+            latencyText(s.latency?.postgres),
+            latencyText(s.latency?.mongo),
             APP_NAMES.map((a) => f1(s.apps[a].cpuPercent)).join(' / '),
             APP_NAMES.map((a) => f0(s.apps[a].rssMaxMb)).join(' / '),
           ],
@@ -205,10 +210,22 @@ export function formatReport(report: BenchReport): string {
     parts.push('CPU of the machine (percent of one core; 100% per core)', machineTable(report.steps), '');
     parts.push('Event-loop delay (nodejs_eventloop_lag_p99_seconds per scrape)', loopLagTable(report.steps), '');
   }
+  const limit = (name: string, rate: number | undefined, reasons: string[] | undefined): string =>
+    `${name}: ${rate === undefined ? 'none sustained' : `${f0(rate)} records/s`}; ` +
+    (reasons ? `the next step failed first on: ${reasons.join('; ')}` : 'no step failed (a lower bound)');
+  if (report.steps.length > 0) {
+    parts.push(
+      'Maximum sustained rates',
+      limit('  all to the queue', report.maxQueueRate, report.maxQueueLimit),
+      limit('  default mix', report.maxMixRate, report.maxMixLimit),
+      '',
+    );
+  }
   if (report.ratio !== undefined) {
     parts.push(
       `ratio = ${f0(report.pipelineRecordsPerSecond)} records/s (pipeline, stored in both databases) / ` +
-        `${f0(report.slowestRaw?.recordsPerSecond)} records/s (${report.slowestRaw?.stage ?? '?'}) = ${f2(report.ratio)}`,
+        `${f0(report.baseline?.recordsPerSecond)} records/s (baseline pipeline) = ${f2(report.ratio)}; ` +
+        `slowest raw stage alone: ${report.slowestRaw?.stage ?? '?'} ${f0(report.slowestRaw?.recordsPerSecond)} records/s`,
       '',
     );
   }
@@ -335,50 +352,59 @@ function htmlTable(text: string): string {
 
 function latencyCharts(steps: readonly StepResult[]): string {
   const charts: string[] = [];
+  const labels = [...LATENCY_BOUNDS_MS.map((b) => `≤${b}`), `>${LATENCY_BOUNDS_MS.at(-1) ?? ''}`];
   for (const step of steps) {
     if (step.phase !== 'fixed-1000' && !(step.phase === 'max-queue' && step.sustainable)) continue;
     const groups: Series[] = [];
-    let labels: string[] = [];
-    const add = (name: string, distribution: { bounds: number[]; counts: number[] } | undefined): void => {
-      if (!distribution) return;
-      const total = distribution.counts.reduce((sum, c) => sum + c, 0);
-      if (total === 0) return;
-      if (labels.length === 0)
-        labels = [...distribution.bounds.map((b) => `≤${b}`), `>${distribution.bounds.at(-1) ?? ''}`];
-      groups.push({ name, points: distribution.counts.map((c, i) => [i, (c / total) * 100] as const) });
-    };
-    add('PostgreSQL (exact, received_at)', step.latency.postgresDistribution);
-    if (groups.length > 0) {
-      charts.push(
-        barChart(
-          `End-to-end latency, ${step.phase} at ${f0(step.targetRate)} records/s (ms buckets, % of records)`,
-          labels,
-          groups,
-        ),
-      );
+    for (const [name, sink] of [
+      ['PostgreSQL', step.latency?.postgres],
+      ['MongoDB', step.latency?.mongo],
+    ] as const) {
+      const total = sink?.counts.reduce((sum, c) => sum + c, 0) ?? 0;
+      if (sink && total > 0) groups.push({ name, points: sink.counts.map((c, i) => [i, (c / total) * 100] as const) });
     }
-    labels = [];
-    const mongo: Series[] = [];
-    const distribution = step.latency.mongoDistribution;
-    if (distribution) {
-      const total = distribution.counts.reduce((sum, c) => sum + c, 0);
-      if (total > 0) {
-        labels = [...distribution.bounds.map((b) => `≤${b}`), `>${distribution.bounds.at(-1) ?? ''}`];
-        mongo.push({
-          name: 'MongoDB (writer histogram buckets)',
-          points: distribution.counts.map((c, i) => [i, (c / total) * 100] as const),
-        });
-        charts.push(
-          barChart(
-            `MongoDB end-to-end latency, ${step.phase} at ${f0(step.targetRate)} records/s (writer histogram, ms)`,
-            labels,
-            mongo,
-          ),
-        );
-      }
-    }
+    if (groups.length === 0) continue;
+    const title = `End-to-end latency, exact per record, ${step.phase} at ${f0(step.targetRate)} records/s (ms, % of records)`;
+    charts.push(barChart(title, labels, groups));
   }
   return charts.join('\n');
+}
+
+/** The trend over the full runs so far: run number on the x axis, the table names each run's commit. */
+function historyCharts(history: readonly HistoryEntry[]): string {
+  if (history.length === 0) return '';
+  const series = (name: string, value: (e: HistoryEntry) => number | undefined): Series => ({
+    name,
+    points: history.flatMap((e, i) => {
+      const v = value(e);
+      return v === undefined || !Number.isFinite(v) ? [] : [[i + 1, v] as const];
+    }),
+  });
+  const rows = history.map((e, i) => [
+    String(i + 1),
+    e.at.slice(0, 16),
+    (e.commit ?? '?').slice(0, 10),
+    f0(e.maxQueue),
+    f0(e.baseline),
+    f2(e.ratio),
+    f0(e.maxMix),
+    `${f0(e.p99PostgresMs)} / ${f0(e.p99MongoMs)}`,
+    f2(e.idleCpuPercent),
+    f0(e.rssMb),
+    e.valid ? 'valid' : 'INVALID',
+  ]);
+  const headers = ['run', 'at', 'commit', 'max queue/s', 'baseline/s', 'ratio', 'max mix/s', 'p99 pg/mongo ms'];
+  return `<h2>Trend (docs/bench-history.json)</h2>
+${lineChart('Maximum sustained rates per run', 'run', 'records/s', [
+  series('all to the queue', (e) => e.maxQueue),
+  series('baseline pipeline', (e) => e.baseline),
+  series('default mix', (e) => e.maxMix),
+])}
+${lineChart('p99 end to end at 1,000 records/s per run (exact)', 'run', 'ms', [
+  series('PostgreSQL', (e) => e.p99PostgresMs),
+  series('MongoDB', (e) => e.p99MongoMs),
+])}
+${htmlTable(table([...headers, 'idle CPU % (max)', 'RSS MB (max)', 'check'], rows))}`;
 }
 
 export function renderHtml(report: BenchReport): string {
@@ -421,7 +447,7 @@ svg { display: block; margin: 1em 0; font-family: system-ui, sans-serif; }
 <p>${escape(report.startedAt)} to ${escape(report.finishedAt)}; build ${escape(report.commit ?? 'unknown')}; ${report.machine.cpus} CPUs, ${f0(report.machine.memoryMb)} MB, Node ${escape(report.machine.node)}.
 ${report.valid ? '' : '<strong>INVALID RUN: ' + escape(report.problems.join('; ')) + '</strong>'}</p>
 <h2>Targets</h2>${htmlTable(targetsTable(report.targets))}
-${report.ratio !== undefined ? `<p>ratio = ${f0(report.pipelineRecordsPerSecond)} / ${f0(report.slowestRaw?.recordsPerSecond)} (${escape(report.slowestRaw?.stage ?? '')}) = <strong>${f2(report.ratio)}</strong></p>` : ''}
+${report.ratio !== undefined ? `<p>ratio = ${f0(report.pipelineRecordsPerSecond)} (pipeline) / ${f0(report.baseline?.recordsPerSecond)} (baseline pipeline) = <strong>${f2(report.ratio)}</strong>; slowest raw stage alone: ${escape(report.slowestRaw?.stage ?? '')} ${f0(report.slowestRaw?.recordsPerSecond)} records/s</p>` : ''}
 <h2>Raw stage limits</h2>${htmlTable(rawTable(report.raw))}
 <h2>Pipeline</h2>${htmlTable(stepsTable(report.steps))}
 ${throughput}
@@ -432,6 +458,7 @@ ${latencyCharts(report.steps)}
 <h2>CPU of the machine (percent of one core)</h2>${htmlTable(machineTable(report.steps))}
 <h2>Event-loop delay</h2>${htmlTable(loopLagTable(report.steps))}
 <h2>CPU profiles (self time)</h2>${profiles}
+${historyCharts(report.history ?? [])}
 </body></html>
 `;
 }

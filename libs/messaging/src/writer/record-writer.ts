@@ -8,6 +8,7 @@ import { isCancellation } from '@dataflow/observability/cancellation';
 import type { ConsumerSession } from '../transport/consumer-session';
 import { DeliveryBatcher, PermanentStoreError, type BatchContext } from './delivery-batcher';
 import type { RecordsRmqServer } from '../transport/records-rmq.server';
+import { CommitLog } from './commit-log';
 
 /** What a store did with a batch: inserted rows/documents, and records it already had. */
 export interface StoreOutcome {
@@ -57,6 +58,8 @@ export interface RecordWriterOptions {
   readonly batchMs: number;
   /** On shutdown, how long the batches in hand may take to be written; the rest goes back to the broker. */
   readonly shutdownTimeoutMs: number;
+  /** Where to log each write's commit time (`<PREFIX>_COMMIT_LOG`, see CommitLog); unset: nowhere. */
+  readonly commitLog?: string;
 }
 
 /**
@@ -80,6 +83,7 @@ export interface RecordWriterOptions {
 export class RecordWriter implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RecordWriter');
   private readonly batcher: DeliveryBatcher;
+  private readonly commitLog: CommitLog | undefined;
   private paused = false;
   private stopping = false;
   private lastResume = 0;
@@ -93,6 +97,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
     private readonly metrics: DataflowMetrics,
     private readonly options: RecordWriterOptions,
   ) {
+    this.commitLog = options.commitLog ? new CommitLog(options.commitLog) : undefined;
     this.batcher = new DeliveryBatcher({
       batchSize: options.batchSize,
       batchMs: options.batchMs,
@@ -136,6 +141,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
     // Let the acknowledgements of the last batch go out before the channel closes.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await this.server.stop();
+    await this.commitLog?.close();
   }
 
   /**
@@ -149,6 +155,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
   private async store(records: DataRecord[], batch: BatchContext, signal?: AbortSignal): Promise<void> {
     trace.getActiveSpan()?.setAttribute('dataflow.messages', batch.traces.length);
     const outcome = await this.target.store(records, { replayed: batch.replayed }, signal);
+    this.commitLog?.committed(records);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);
     this.metrics.storedRecords(

@@ -69,6 +69,7 @@ export function writerApp<Config extends Record<string, unknown>>(
         batchSize: shared.BATCH_SIZE,
         batchMs: shared.BATCH_MS,
         shutdownTimeoutMs: untyped.getOrThrow<number>('SHUTDOWN_TIMEOUT_SECONDS') * 1000,
+        commitLog: shared.COMMIT_LOG,
       };
     }),
     configure: connectRecordsConsumer,

@@ -14,6 +14,8 @@ const WRITER_VARIABLES = {
   BREAKER_FAILURES: integer(5, 1, 1000),
   BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
   RETRY_MAX_MS: integer(10_000, 100, 600_000),
+  /** A file to append each write's commit time to, for exact latencies (see CommitLog); unset: none. */
+  COMMIT_LOG: z.string().min(1).optional(),
 };
 
 type Variables = typeof WRITER_VARIABLES;

@@ -16,6 +16,7 @@ export interface WriterSettings {
   readonly batchSize: number;
   readonly batchMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly commitLog?: string;
 }
 
 const WRITER_SETTINGS = Symbol('WRITER_SETTINGS');
