@@ -90,7 +90,7 @@ async function source(s: BaselineSettings): Promise<void> {
 }
 
 async function router(s: BaselineSettings): Promise<void> {
-  const connection = await amqp.connect(s.rabbitmqUrl);
+  const connection = await amqp.connect(s.rabbitmqUrl, { noDelay: true });
   const channel = await connection.createConfirmChannel();
   const server = new WebSocketServer({ port: s.port, host: '127.0.0.1' });
   server.on('connection', (socket) => {
@@ -115,7 +115,7 @@ async function router(s: BaselineSettings): Promise<void> {
  * acknowledging every message of a write after it committed.
  */
 async function consume(s: BaselineSettings, queue: string, write: (records: DataRecord[]) => Promise<void>) {
-  const connection = await amqp.connect(s.rabbitmqUrl);
+  const connection = await amqp.connect(s.rabbitmqUrl, { noDelay: true });
   const channel = await connection.createChannel();
   await channel.prefetch(s.prefetch);
   let waiting: ConsumeMessage[] = [];

@@ -169,7 +169,7 @@ export async function benchRabbit(options: RawOptions): Promise<RawResult[]> {
   const consumeBatching = `${perMessage} records/message, prefetch 2000, manual ack, JSON decode`;
   let connection: amqp.ChannelModel | undefined;
   try {
-    connection = await amqp.connect(options.rabbitmqUrl);
+    connection = await amqp.connect(options.rabbitmqUrl, { noDelay: true });
     const channel = await connection.createConfirmChannel();
     await channel.deleteQueue(RAW_QUEUE).catch(() => undefined);
     await channel.assertQueue(RAW_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });

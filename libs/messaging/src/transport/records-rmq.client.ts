@@ -5,6 +5,7 @@ import { lastValueFrom } from 'rxjs';
 import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
 import { declareTopology } from './topology';
 import { UnroutableMessageError } from './unroutable.error';
+import { RMQ_SOCKET_OPTIONS } from './socket-options';
 
 export interface RecordsClientOptions {
   readonly url: string;
@@ -29,7 +30,7 @@ export class RecordsRmqClient extends ClientRMQ {
       exchange: RECORDS_EXCHANGE,
       exchangeType: 'fanout',
       persistent: true,
-      socketOptions: { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 },
+      socketOptions: RMQ_SOCKET_OPTIONS,
     });
   }
 

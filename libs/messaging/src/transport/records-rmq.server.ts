@@ -16,6 +16,7 @@ import { ConsumerSession } from './consumer-session';
 import { RecordsContext } from './records-context';
 import { decodeRecordsMessage } from './records-message.codec';
 import { declareTopology } from './topology';
+import { RMQ_SOCKET_OPTIONS } from './socket-options';
 
 export interface RecordsServerOptions {
   readonly url: string;
@@ -66,7 +67,7 @@ export class RecordsRmqServer extends ServerRMQ {
       queue: settings.queue,
       noAck: false,
       prefetchCount: settings.prefetch,
-      socketOptions: { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 },
+      socketOptions: RMQ_SOCKET_OPTIONS,
     });
   }
 
