@@ -162,7 +162,7 @@ async function pg(s: BaselineSettings): Promise<void> {
 
 async function mongo(s: BaselineSettings): Promise<void> {
   const client = await MongoClient.connect(s.mongodbUrl);
-  const documents: Collection<NestedDocument> = client.db().collection(s.collection);
+  const documents: Collection<NestedDocument & { _id: string }> = client.db().collection(s.collection);
   const tails = new Map<string, NestingTail | undefined>();
   await consume(s, s.mongoQueue, async (records) => {
     const bySource = new Map<string, DataRecord[]>();
@@ -181,14 +181,22 @@ async function mongo(s: BaselineSettings): Promise<void> {
         );
       }
       // New documents are independent of each other (the plan fixed their nesting): inserted in
-      // parallel parts, as FerretDB works on several statements at once.
-      const part = Math.ceil(plan.newDocuments.length / PARALLEL_INSERTS);
+      // parallel parts, as FerretDB works on several statements at once. Each `_id` is its head,
+      // so a repeated insert is refused per document and skipped (idempotent).
+      const all = plan.newDocuments.map((document) => ({ ...document, _id: `${owner}:${document.seq}` }));
+      const part = Math.ceil(all.length / PARALLEL_INSERTS);
       const parts = [];
-      for (let i = 0; i < plan.newDocuments.length; i += part) parts.push(plan.newDocuments.slice(i, i + part));
-      await Promise.all(parts.map((docs) => documents.insertMany(docs, { ordered: false })));
+      for (let i = 0; i < all.length; i += part) parts.push(all.slice(i, i + part));
+      await Promise.all(parts.map((docs) => documents.insertMany(docs, { ordered: false }).catch(skipDuplicates)));
       tails.set(owner, plan.tail);
     }
   });
+}
+
+/** An unordered insert that failed only on documents stored already has done its work. */
+function skipDuplicates(error: unknown): void {
+  const writeErrors = (error as { writeErrors?: Array<{ code?: number }> }).writeErrors;
+  if (!writeErrors || writeErrors.length === 0 || writeErrors.some((e) => e.code !== 11000)) throw error;
 }
 
 const roles = { source, router, pg, mongo } as const;

@@ -35,6 +35,20 @@ describe('computeHash', () => {
     expect(leadingZero).toBeGreaterThan(100);
   });
 
+  it('agrees with the oracle when timestamps repeat and interleave (the per-millisecond memo)', () => {
+    const random = prng(7);
+    const timestamps = [1_732_500_000_000, 1_732_500_000_001, 1_732_500_000_000, 5, 50];
+    for (let i = 0; i < 3000; i++) {
+      const timestamp = timestamps[Math.floor(random() * timestamps.length)] as number;
+      const randomValue = Math.floor(random() * (MAX_RANDOM_VALUE + 1));
+      expect(computeHash(timestamp, randomValue)).toBe(oracle(timestamp, randomValue));
+    }
+    // Values outside the memo's slots are computed, never looked up.
+    expect(computeHash(1, 101)).toBe(oracle(1, 101));
+    expect(computeHash(1, 2.5)).toBe(oracle(1, 2.5));
+    expect(computeHash(1, -1)).toBe(oracle(1, -1));
+  });
+
   it('matches the oracle for realistic current timestamps and every randomValue', () => {
     for (let randomValue = 0; randomValue <= MAX_RANDOM_VALUE; randomValue++) {
       const timestamp = 1_732_500_000_000 + randomValue * 7919;

@@ -25,12 +25,29 @@ export const MAX_TIMESTAMP = 253_402_300_799_999;
 export const SEQ_BLOCK_SIZE = 10_000;
 
 /**
+ * The last hash computed for each random value, with the timestamp it was computed for. Records
+ * made in the same millisecond share their timestamp (a generator makes hundreds in one tick at
+ * high rates), and there are only 101 random values, so most checks of a frame or a message are a
+ * lookup instead of an MD5. Bounded whatever the input: one slot per random value.
+ */
+const memoTimestamps = new Float64Array(MAX_RANDOM_VALUE + 1).fill(Number.NaN);
+const memoHashes = new Array<string>(MAX_RANDOM_VALUE + 1).fill('');
+
+/**
  * Last two lowercase hex characters of MD5(decimal timestamp ++ decimal randomValue).
  * `crypto.hash` is the one-shot digest (no Hash object per call), the cheapest way on the hot
- * path: the filter and both writers check every record they receive.
+ * path: the filter and both writers check every record they receive, and records of the same
+ * millisecond are looked up (see memoTimestamps).
  */
 export function computeHash(timestamp: number, randomValue: number): string {
-  return hash('md5', `${timestamp}${randomValue}`).slice(-2);
+  const slot = Number.isInteger(randomValue) && randomValue >= 0 && randomValue <= MAX_RANDOM_VALUE;
+  if (slot && memoTimestamps[randomValue] === timestamp) return memoHashes[randomValue] as string;
+  const computed = hash('md5', `${timestamp}${randomValue}`).slice(-2);
+  if (slot) {
+    memoTimestamps[randomValue] = timestamp;
+    memoHashes[randomValue] = computed;
+  }
+  return computed;
 }
 
 /** The nesting rule's comparison: plain string comparison of the two hex characters. */
