@@ -15,7 +15,7 @@ describe('the writers’ shared variables', () => {
       'TEST_WRITER_RETRY_MAX_MS',
     ]);
     const values = writerValues('TEST_WRITER', (name) => (env as Record<string, unknown>)[name]);
-    expect(values).toMatchObject({ BATCH_SIZE: 1000, BATCH_MS: 50, PREFETCH: undefined });
+    expect(values).toMatchObject({ BATCH_SIZE: 1000, BATCH_MS: 10, PREFETCH: undefined });
   });
 
   it('refuse an explicit prefetch that can hold more than the held bound, naming the variable', () => {

@@ -10,7 +10,7 @@ const WRITER_VARIABLES = {
   MAX_HELD_RECORDS: integer(DEFAULT_MAX_HELD_RECORDS, 10_000, 100_000_000),
   /** Records per write, and the longest a partly filled batch waits. */
   BATCH_SIZE: integer(1000, 1, 10_000),
-  BATCH_MS: integer(50, 1, 60_000),
+  BATCH_MS: integer(10, 1, 60_000),
   BREAKER_FAILURES: integer(5, 1, 1000),
   BREAKER_HALF_OPEN_MS: integer(5_000, 100, 600_000),
   RETRY_MAX_MS: integer(10_000, 100, 600_000),
