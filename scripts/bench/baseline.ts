@@ -1,12 +1,11 @@
 import amqp from 'amqplib';
-import { MongoClient } from 'mongodb';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { RECORDS_PATTERN } from '@dataflow/contracts';
 import { createRecordsTableSql } from '../../apps/db-writer/src/storage/migrations/1732500000000-create-data-records';
 import type { ServiceUrls } from '../kit/services';
+import { withMongo, withPostgres } from '../kit/stores';
 import { errorText } from '../kit/tool';
 import { sleep, waitUntil } from '../kit/wait';
 import type { BaselineSettings } from './baseline-worker';
@@ -157,19 +156,10 @@ async function prepare(options: ServiceUrls): Promise<void> {
   } finally {
     await connection.close();
   }
-  const pg = new Client({ connectionString: options.databaseUrl });
-  await pg.connect();
-  try {
-    await pg.query(createRecordsTableSql(BASELINE.table));
-  } finally {
-    await pg.end();
-  }
-  const mongo = await MongoClient.connect(options.mongodbUrl);
-  try {
-    await mongo.db().collection(BASELINE.collection).createIndex({ source: 1, seq: -1 }, { name: 'source_seq' });
-  } finally {
-    await mongo.close();
-  }
+  await withPostgres(options.databaseUrl, (pg) => pg.query(createRecordsTableSql(BASELINE.table)));
+  await withMongo(options.mongodbUrl, (mongo) =>
+    mongo.db().collection(BASELINE.collection).createIndex({ source: 1, seq: -1 }, { name: 'source_seq' }),
+  );
 }
 
 /** Removes the baseline's queues, exchange, table and collection (what is missing is skipped). */
@@ -182,21 +172,12 @@ export async function removeBaseline(options: ServiceUrls): Promise<void> {
   } finally {
     await connection.close();
   }
-  const pg = new Client({ connectionString: options.databaseUrl });
-  await pg.connect();
-  try {
-    await pg.query(`DROP TABLE IF EXISTS ${BASELINE.table}`);
-  } finally {
-    await pg.end();
-  }
-  const mongo = await MongoClient.connect(options.mongodbUrl);
-  try {
-    await mongo
+  await withPostgres(options.databaseUrl, (pg) => pg.query(`DROP TABLE IF EXISTS ${BASELINE.table}`));
+  await withMongo(options.mongodbUrl, (mongo) =>
+    mongo
       .db()
       .collection(BASELINE.collection)
       .drop()
-      .catch(() => undefined);
-  } finally {
-    await mongo.close();
-  }
+      .catch(() => undefined),
+  );
 }

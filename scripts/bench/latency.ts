@@ -1,6 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Client } from 'pg';
+import { withPostgres } from '../kit/stores';
 import { percentiles, type Percentiles } from './util';
 
 /** Bucket bounds (ms) of the latency distribution chart. */
@@ -47,18 +47,12 @@ export async function exactLatencies(
   toMs: number,
   logs: { postgres: string; mongo: string },
 ): Promise<LatencySummary> {
-  const client = new Client({ connectionString: databaseUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  let rows: Array<{ seq: string; timestamp: string }>;
-  try {
-    ({ rows } = await client.query<{ seq: string; timestamp: string }>(
+  const { rows } = await withPostgres(databaseUrl, (client) =>
+    client.query<{ seq: string; timestamp: string }>(
       `SELECT seq, "timestamp" FROM data_records WHERE source = $1 AND "timestamp" BETWEEN $2 AND $3`,
       [source, fromMs, toMs],
-    ));
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+    ),
+  );
   const maxSeq = rows.reduce((max, row) => Math.max(max, Number(row.seq)), 0);
   const sink = async (file: string): Promise<SinkLatency> => {
     const times = await commitTimes(file, source, maxSeq);
