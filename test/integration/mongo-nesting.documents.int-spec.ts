@@ -5,11 +5,11 @@ import { openNestingDatabase } from '../support/nesting-database';
 import { makeRecord } from '../support/records';
 
 /**
- * The ordered insert the nesting relies on, against the real server: it must stop at the first
- * document that exists and write nothing after it, also past the point where FerretDB splits a
- * command into SQL statements (it would run the next statement anyway).
+ * The insert the nesting relies on, against the real server: across its commands (several in
+ * flight), every document that does not exist is stored, and every one that does is reported by
+ * its index and left as it was.
  */
-describe('mongo-writer documents: an ordered insert stops at the first existing document', () => {
+describe('mongo-writer documents: an insert stores what is missing and reports what exists', () => {
   let client: MongoClient;
   let db: Db;
   let documents: MongoNestingDocuments;
@@ -23,21 +23,34 @@ describe('mongo-writer documents: an ordered insert stops at the first existing 
     await client.close();
   });
 
-  it.each([5, INSERT_CHUNK - 1, INSERT_CHUNK + 7])('existing document at %i of 250', async (existing) => {
-    const source = `ordered-${existing}`;
-    const planned: NestedDocument[] = Array.from({ length: 250 }, (_, i) => ({
-      ...makeRecord(source, i + 1, 10),
-      nestedRecords: [],
-    }));
-    await documents.insertInOrder([planned[existing] as NestedDocument]);
-    const result = await documents.insertInOrder(planned);
-    expect(result).toEqual({ inserted: existing, conflict: true });
+  const planned = (source: string): NestedDocument[] =>
+    Array.from({ length: 5 * INSERT_CHUNK + 20 }, (_, i) => ({ ...makeRecord(source, i + 1, 10), nestedRecords: [] }));
+
+  it('fills the holes of an earlier, partial insert and leaves the stored documents as they are', async () => {
+    const source = 'holes';
+    const all = planned(source);
+    const existing = [0, 5, INSERT_CHUNK - 1, INSERT_CHUNK, INSERT_CHUNK + 7, 3 * INSERT_CHUNK + 1, all.length - 1];
+    // One of them stored with a nested record the plan does not have: the insert must not touch it.
+    const altered = INSERT_CHUNK + 7;
+    const before = existing.map((i) => {
+      const document = all[i] as NestedDocument;
+      return i === altered ? { ...document, nestedRecords: [makeRecord(source, 10_000, 90)] } : document;
+    });
+    expect(await documents.insert(before)).toEqual({ existing: [] });
+
+    expect(await documents.insert(all)).toEqual({ existing });
+
     const stored = await db
       .collection('data_records')
-      .find({ source }, { projection: { seq: 1 } })
+      .find({ source }, { projection: { seq: 1, nestedRecords: 1 } })
       .toArray();
-    expect(stored.map((d) => d.seq as number).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: existing + 1 }, (_, i) => i + 1),
-    );
+    expect(stored.map((d) => d.seq as number).sort((a, b) => a - b)).toEqual(all.map((d) => d.seq));
+    const kept = stored.find((d) => d.seq === (all[altered] as NestedDocument).seq);
+    expect((kept?.nestedRecords as unknown[]).length).toBe(1);
+    expect(await documents.readAll(source, [1, 2, 100_000])).toEqual([
+      expect.objectContaining({ source, seq: 1 }),
+      expect.objectContaining({ source, seq: 2 }),
+      undefined,
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Db, MongoClient } from 'mongodb';
 import { DataRecord, NestedDocument, nestStream } from '@dataflow/contracts';
-import { TAILS_COLLECTION } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
+import { INSERT_CHUNK, TAILS_COLLECTION } from '../../apps/mongo-writer/src/storage/mongo-nesting.documents';
 import type { NestingDocuments } from '../../apps/mongo-writer/src/storage/nesting-documents';
 import { NestingWriter } from '../../apps/mongo-writer/src/storage/nesting-writer';
 import { prng } from '../support/prng';
@@ -12,7 +12,8 @@ import { openNestingDatabase } from '../support/nesting-database';
  * The mongo-writer's nesting against the real FerretDB, as a model: random streams (long runs of
  * high hashes, seq gaps, messages the filter published twice), consumed as a broker would deliver
  * them (from the oldest unacknowledged message, in batches of any size), with crashes injected
- * before or after any single store operation and, at a hand-over, the old writer still writing
+ * before or after any single store operation, or part-way through an insert (any subset of its
+ * commands done, holes included), and, at a hand-over, the old writer still writing
  * while the new one starts over. Whatever happens, once every message is acknowledged the
  * documents must be the nesting rule applied to the stream.
  *
@@ -27,7 +28,7 @@ const DATABASE = 'dataflow_nesting_model';
 class Crash extends Error {}
 
 /** What the runs exercised, printed at the end: a property that never met a fault proves little. */
-const exercised = { runs: 0, records: 0, operations: 0, crashes: 0, handOvers: 0, conflicts: 0 };
+const exercised = { runs: 0, records: 0, operations: 0, crashes: 0, partWay: 0, handOvers: 0, conflicts: 0 };
 
 /**
  * Lets one store operation run at a time and picks, with the run's PRNG, which waiting writer goes
@@ -74,6 +75,9 @@ class Interleaver {
   }
 }
 
+/** Where a crash falls: before or after an operation, or inside an insert (some commands done). */
+type CrashPoint = 'before' | 'after' | 'part-way';
+
 /** The real store operations, taken in turns, with a crash at a chosen operation. */
 class FaultyDocuments implements NestingDocuments {
   private operations = 0;
@@ -83,36 +87,47 @@ class FaultyDocuments implements NestingDocuments {
     private readonly real: NestingDocuments,
     private readonly interleaver: Interleaver,
     private readonly writer: number,
-    private readonly crashAt?: { readonly operation: number; readonly afterIt: boolean },
+    private readonly random: () => number,
+    private readonly crashAt?: { readonly operation: number; readonly at: CrashPoint },
   ) {}
 
-  private run<T>(operation: () => Promise<T>): Promise<T> {
+  /** `partly`: what a crash part-way through leaves done (the whole operation when not given). */
+  private run<T>(operation: () => Promise<T>, partly?: () => Promise<unknown>): Promise<T> {
     return this.interleaver.turn(this.writer, async () => {
       if (this.crashed) throw new Crash('the process is gone');
       const index = this.operations++;
       exercised.operations++;
-      const crashHere = this.crashAt?.operation === index;
-      if (crashHere && !this.crashAt?.afterIt) {
-        this.crashed = true;
-        exercised.crashes++;
-        throw new Crash(`crashed before operation ${index}`);
-      }
-      const result = await operation();
-      if (crashHere) {
-        this.crashed = true;
-        exercised.crashes++;
-        throw new Crash(`crashed after operation ${index}`);
-      }
-      return result;
+      const at = this.crashAt?.operation === index ? this.crashAt.at : undefined;
+      if (at === undefined) return operation();
+      this.crashed = true;
+      exercised.crashes++;
+      if (at === 'part-way' && partly) {
+        exercised.partWay++;
+        await partly();
+      } else if (at !== 'before') await operation();
+      throw new Crash(`crashed ${at} operation ${index}`);
     });
+  }
+
+  /** The commands of an insert that a crash part-way through leaves done: any subset of them. */
+  private someCommands(documents: readonly NestedDocument[]): Promise<unknown> {
+    const done = [];
+    for (let from = 0; from < documents.length; from += INSERT_CHUNK) {
+      if (this.random() < 0.5) done.push(...documents.slice(from, from + INSERT_CHUNK));
+    }
+    return this.real.insert(done);
   }
 
   readHint: NestingDocuments['readHint'] = (...args) => this.run(() => this.real.readHint(...args));
   moveHint: NestingDocuments['moveHint'] = (...args) => this.run(() => this.real.moveHint(...args));
   read: NestingDocuments['read'] = (...args) => this.run(() => this.real.read(...args));
-  exists: NestingDocuments['exists'] = (...args) => this.run(() => this.real.exists(...args));
+  readAll: NestingDocuments['readAll'] = (...args) => this.run(() => this.real.readAll(...args));
   append: NestingDocuments['append'] = (...args) => this.run(() => this.real.append(...args));
-  insertInOrder: NestingDocuments['insertInOrder'] = (...args) => this.run(() => this.real.insertInOrder(...args));
+  insert: NestingDocuments['insert'] = (documents) =>
+    this.run(
+      () => this.real.insert(documents),
+      () => this.someCommands(documents),
+    );
   present: NestingDocuments['present'] = (...args) => this.run(() => this.real.present(...args));
   insertLate: NestingDocuments['insertLate'] = (...args) => this.run(() => this.real.insertLate(...args));
 }
@@ -120,7 +135,7 @@ class FaultyDocuments implements NestingDocuments {
 interface Step {
   /** Messages the batch takes from the oldest unacknowledged one. */
   readonly messages: number;
-  readonly crash?: { readonly operation: number; readonly afterIt: boolean };
+  readonly crash?: { readonly operation: number; readonly at: CrashPoint };
   /** At the crash, the writer is not dead but handed over: it keeps writing beside the next one. */
   readonly handOver: boolean;
 }
@@ -137,7 +152,8 @@ interface Scenario {
 
 /**
  * Short streams by default; `long` ones are mostly low hashes, so a batch plans more than 100
- * documents (more than one insert command: see INSERT_CHUNK) and a crash can fall between them.
+ * documents (more than one insert command: see INSERT_CHUNK) and a crash part-way through an
+ * insert can leave holes.
  */
 function scenarios(long: boolean): fc.Arbitrary<Scenario> {
   const runs = long
@@ -161,7 +177,10 @@ function scenarios(long: boolean): fc.Arbitrary<Scenario> {
     steps: fc.array(
       fc.record({
         messages: fc.integer({ min: 1, max: 4 }),
-        crash: fc.option(fc.record({ operation: fc.nat({ max: 10 }), afterIt: fc.boolean() }), { nil: undefined }),
+        crash: fc.option(
+          fc.record({ operation: fc.nat({ max: 10 }), at: fc.constantFrom<CrashPoint>('before', 'after', 'part-way') }),
+          { nil: undefined },
+        ),
         handOver: fc.boolean(),
       }),
       { minLength: 1, maxLength: 12 },
@@ -226,7 +245,8 @@ describe('mongo-writer nesting: model-based, against FerretDB', () => {
         let writers = 0;
         const writerFor = (crashAt?: Step['crash']) => {
           const id = ++writers;
-          return { id, writer: new NestingWriter(new FaultyDocuments(real, interleaver, id, crashAt), options) };
+          const documents = new FaultyDocuments(real, interleaver, id, prng(scenario.seed + id), crashAt);
+          return { id, writer: new NestingWriter(documents, options) };
         };
         // The stale writer of the last hand-over, still writing.
         let stale: Promise<unknown> | undefined;

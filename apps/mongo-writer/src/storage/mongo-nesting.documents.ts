@@ -2,6 +2,7 @@ import type { mongo } from 'mongoose';
 import type { DataRecord, NestedDocument, NestingTail } from '@dataflow/contracts';
 import type { InsertResult, NestingDocuments } from './nesting-documents';
 import { type DataDocument, documentId } from './data-document.schema';
+import { inParallel } from './in-parallel';
 
 /** One hint per source: where its stream ended when last written. Small, so read by `_id` at once. */
 export const TAILS_COLLECTION = 'nesting_tails';
@@ -13,12 +14,15 @@ export interface TailHint extends NestingTail {
 const DUPLICATE_KEY = 11000;
 
 /**
- * Documents per ordered insert command. FerretDB 1.24 runs an ordered insert as SQL statements of
- * 100 rows and, when one fails on a duplicate key, still runs the next statement (measured: a
- * duplicate at index 5 of 250 left 0-4 and 100-199 stored, reported at index 5). A command of at
- * most one statement's rows keeps "ordered" what it says on any server.
+ * Documents per insert command: FerretDB 1.24 runs an insert as SQL statements of 100 rows, so a
+ * command of one statement's rows is the unit it works on.
  */
 export const INSERT_CHUNK = 100;
+/**
+ * Insert commands of one call in flight at once. FerretDB works on several at a time (measured
+ * alone: 15,400 documents/s one command at a time, 26,300/s four at a time).
+ */
+export const INSERT_PARALLEL = 4;
 
 /**
  * NestingDocuments on the MongoDB driver (the writer's connection, or any other client): the data
@@ -57,8 +61,9 @@ export class MongoNestingDocuments implements NestingDocuments {
     return document;
   }
 
-  async exists(source: string, headSeq: number): Promise<boolean> {
-    return (await this.collection.findOne({ _id: documentId(source, headSeq) }, { projection: { _id: 1 } })) !== null;
+  /** One lookup by `_id` each (FerretDB scans the collection for `$in`), all at once. */
+  readAll(source: string, headSeqs: readonly number[]): Promise<Array<NestedDocument | undefined>> {
+    return Promise.all(headSeqs.map((seq) => this.read(source, seq)));
   }
 
   async append(
@@ -74,18 +79,21 @@ export class MongoNestingDocuments implements NestingDocuments {
     return result.matchedCount === 1;
   }
 
-  async insertInOrder(documents: readonly NestedDocument[]): Promise<InsertResult> {
-    for (let from = 0; from < documents.length; from += INSERT_CHUNK) {
-      const chunk = documents.slice(from, from + INSERT_CHUNK);
+  async insert(documents: readonly NestedDocument[]): Promise<InsertResult> {
+    const chunks: number[] = [];
+    for (let from = 0; from < documents.length; from += INSERT_CHUNK) chunks.push(from);
+    const existing: number[] = [];
+    await inParallel(chunks, INSERT_PARALLEL, async (from) => {
       try {
-        await this.collection.insertMany(chunk.map(asDocument), { ordered: true });
+        await this.collection.insertMany(documents.slice(from, from + INSERT_CHUNK).map(asDocument), {
+          ordered: false,
+        });
       } catch (error) {
-        const stoppedAt = firstDuplicateIndex(error);
-        if (stoppedAt === undefined) throw error;
-        return { inserted: from + stoppedAt, conflict: true };
+        if (!onlyDuplicateKeys(error)) throw error;
+        for (const { index } of writeErrorsOf(error)) if (typeof index === 'number') existing.push(from + index);
       }
-    }
-    return { inserted: documents.length, conflict: false };
+    });
+    return { existing: existing.sort((a, b) => a - b) };
   }
 
   async present(source: string, seqs: readonly number[]): Promise<Set<number>> {
@@ -147,14 +155,6 @@ function writeErrorsOf(error: unknown): Array<{ code?: number; index?: number }>
 
 function isDuplicateKey(error: unknown): boolean {
   return (error as BulkErrorShape | undefined)?.code === DUPLICATE_KEY;
-}
-
-/** Where an ordered insert stopped because a document existed already (undefined: another error). */
-function firstDuplicateIndex(error: unknown): number | undefined {
-  const errors = writeErrorsOf(error);
-  const first = errors[0];
-  if ((error as BulkErrorShape).writeConcernError !== undefined || first?.code !== DUPLICATE_KEY) return undefined;
-  return typeof first.index === 'number' ? first.index : undefined;
 }
 
 function onlyDuplicateKeys(error: unknown): boolean {

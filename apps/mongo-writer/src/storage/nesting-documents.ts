@@ -1,11 +1,9 @@
 import type { DataRecord, NestedDocument, NestingTail } from '@dataflow/contracts';
 
-/** How an ordered insert of a source's new documents went. */
+/** How an insert of a source's new documents went. */
 export interface InsertResult {
-  /** Documents inserted, a prefix of those given. */
-  readonly inserted: number;
-  /** True when it stopped at a document that exists already. */
-  readonly conflict: boolean;
+  /** Indexes (into the documents given) of those that existed already: left as they were. */
+  readonly existing: readonly number[];
 }
 
 /**
@@ -21,14 +19,18 @@ export interface NestingDocuments {
   moveHint(source: string, tail: NestingTail): Promise<void>;
   /** The document headed by `headSeq`, or undefined. */
   read(source: string, headSeq: number): Promise<NestedDocument | undefined>;
-  exists(source: string, headSeq: number): Promise<boolean>;
+  /** The documents headed by `headSeqs`, in their order (undefined where there is none). */
+  readAll(source: string, headSeqs: readonly number[]): Promise<Array<NestedDocument | undefined>>;
   /**
    * Appends `records` to the document headed by `headSeq` only if it still nests exactly
    * `expectedCount` records; false when it does not (someone appended meanwhile).
    */
   append(source: string, headSeq: number, expectedCount: number, records: readonly DataRecord[]): Promise<boolean>;
-  /** Inserts documents in order, stopping at the first that exists already. */
-  insertInOrder(documents: readonly NestedDocument[]): Promise<InsertResult>;
+  /**
+   * Inserts every document that does not exist yet and reports those that do. The documents go in
+   * several commands at once, so a failure may leave any subset of them stored, holes included.
+   */
+  insert(documents: readonly NestedDocument[]): Promise<InsertResult>;
   /** The seqs of `source` that some document holds, as head or nested. */
   present(source: string, seqs: readonly number[]): Promise<Set<number>>;
   /** Stores records that arrived after later ones as documents of their own (idempotent). */

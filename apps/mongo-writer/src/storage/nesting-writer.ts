@@ -1,4 +1,5 @@
 import { DataRecord, NestedDocument, NestingTail, planNesting } from '@dataflow/contracts';
+import { inParallel } from './in-parallel';
 import type { NestingDocuments } from './nesting-documents';
 
 export interface NestingOutcome {
@@ -34,15 +35,17 @@ interface StoredTail extends NestingTail {
  * The nesting rule kept exact in MongoDB without transactions, however the stream is batched,
  * redelivered, interrupted, or written by two processes at once.
  *
- * - **Each source's writes go in stream order**: the append to the last document, then the new
- *   documents in one ordered insert, then the hint. A crash between or inside them leaves a prefix
- *   of the stream stored, never a hole.
+ * - **Each source's writes go in stream order, its new documents all at once**: the append to the
+ *   last document, then the new documents (several insert commands in flight), then the hint. A crash
+ *   between or inside them leaves the stream stored up to the hint, and beyond it any subset of the
+ *   planned documents, holes included.
  * - **The tail is read from the documents.** The per-source hint (`nesting_tails`) only says where
- *   to start looking: it is moved forward after the documents it names were written, so it is at or
- *   behind the end of the stored stream. The hinted document is read as it is; if an ordered
- *   insert then meets a document that exists already (an interrupted attempt, or another writer,
- *   got further), the stored prefix's end is found among the planned documents by `_id` (a binary
- *   search: existence is a prefix), that document is completed, and the insert goes on after it.
+ *   to start looking: it is moved forward after every document up to the one it names was written,
+ *   so it is at or behind the end of the stored stream, with no hole before it. The hinted document
+ *   is read as it is, and the stream is planned on from there. The insert then stores every planned
+ *   document that does not exist yet and reports those that do (an interrupted attempt, or another
+ *   writer, stored them): each of these holds its planned records or a beginning of them (it ended
+ *   an earlier, shorter batch), and is completed. Holes fill, and nothing is written twice.
  *   The writer keeps the tail it last wrote in memory only while nobody else can have written
  *   ({@link forget}: at every new consumer session).
  * - **Every write is conditional on the position it continues.** An append applies only while the
@@ -79,17 +82,11 @@ export class NestingWriter {
     const groups = [...groupBySource(records)];
     let stored = 0;
     let duplicates = 0;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < groups.length) {
-        const [source, group] = groups[next++] as [string, DataRecord[]];
-        const outcome = await this.writeSource(source, group, replayed, signal);
-        stored += outcome.stored;
-        duplicates += outcome.duplicates;
-      }
-    };
-    const workers = Math.max(1, Math.min(this.options.parallelSources, groups.length));
-    await Promise.all(Array.from({ length: workers }, worker));
+    await inParallel(groups, this.options.parallelSources, async ([source, group]) => {
+      const outcome = await this.writeSource(source, group, replayed, signal);
+      stored += outcome.stored;
+      duplicates += outcome.duplicates;
+    });
     return { stored, duplicates };
   }
 
@@ -153,54 +150,47 @@ export class NestingWriter {
   }
 
   /**
-   * Inserts `documents` in order. Where one exists already, the stored stream is ahead of the
-   * plan (another writer stored it): skip what is stored, complete its last document, insert the
-   * rest. Returns the tail after the last document (undefined when there were none) and how many
-   * records this attempt wrote itself, or 'conflict'.
+   * Inserts `documents`. Those that exist already were stored by an interrupted attempt or by
+   * another writer. Each of them holds what is planned for it, or a beginning of it: the last
+   * document of an earlier, shorter batch. Such a document is completed. Returns the tail after the
+   * last document and how many records this attempt wrote itself, or 'conflict'.
    */
   private async insertAll(
     source: string,
     documents: readonly NestedDocument[],
     signal?: AbortSignal,
   ): Promise<{ tail: StoredTail | undefined; written: number } | 'conflict'> {
-    if (documents.length === 0) return { tail: undefined, written: 0 };
-    const first = await this.documents.insertInOrder(documents);
-    if (!first.conflict) return { tail: tailOf(documents.at(-1) as NestedDocument), written: recordsIn(documents) };
+    const last = documents.at(-1);
+    if (!last) return { tail: undefined, written: 0 };
+    const { existing } = await this.documents.insert(documents);
+    let written = recordsIn(documents);
+    let tail = tailOf(last);
+    if (existing.length === 0) return { tail, written };
     signal?.throwIfAborted();
-    const at = await this.lastExisting(source, documents, first.inserted);
-    const planned = documents[at] as NestedDocument;
-    const stored = await this.documents.read(source, planned.seq);
-    if (!stored) return 'conflict';
-    let completed: NestedDocument = stored;
-    const missing = planned.nestedRecords.slice(stored.nestedRecords.length);
-    if (missing.length > 0) {
-      if (!isPrefix(stored.nestedRecords, planned.nestedRecords)) {
-        throw new Error(`document ${source}:${planned.seq} does not continue as the stream does; not writing over it`);
+    const planned = existing.map((index) => documents[index] as NestedDocument);
+    const found = await this.documents.readAll(
+      source,
+      planned.map((document) => document.seq),
+    );
+    for (const [i, plan] of planned.entries()) {
+      const stored = found[i];
+      // Deleted since the insert found it (the source's documents were removed): plan again.
+      if (!stored) return 'conflict';
+      written -= recordsIn([plan]);
+      if (stored.nestedRecords.length >= plan.nestedRecords.length) {
+        // Holds all that is planned (the last may hold more: another writer got further).
+        if (plan === last) tail = tailOf(stored);
+        continue;
       }
-      if (!(await this.documents.append(source, planned.seq, stored.nestedRecords.length, missing))) return 'conflict';
-      completed = planned;
+      if (!isPrefix(stored.nestedRecords, plan.nestedRecords)) {
+        throw new Error(`document ${source}:${plan.seq} does not continue as the stream does; not writing over it`);
+      }
+      const missing = plan.nestedRecords.slice(stored.nestedRecords.length);
+      signal?.throwIfAborted();
+      if (!(await this.documents.append(source, plan.seq, stored.nestedRecords.length, missing))) return 'conflict';
+      written += missing.length;
     }
-    // Written here: the documents before the first one found, and what completed it.
-    const written = recordsIn(documents.slice(0, first.inserted)) + missing.length;
-    const rest = documents.slice(at + 1);
-    if (rest.length === 0) return { tail: tailOf(completed), written };
-    signal?.throwIfAborted();
-    const after = await this.documents.insertInOrder(rest);
-    return after.conflict
-      ? 'conflict'
-      : { tail: tailOf(rest.at(-1) as NestedDocument), written: written + recordsIn(rest) };
-  }
-
-  /** The last of `documents` (from `from`, which exists) that exists: they exist as a prefix. */
-  private async lastExisting(source: string, documents: readonly NestedDocument[], from: number): Promise<number> {
-    let low = from;
-    let high = documents.length - 1;
-    while (low < high) {
-      const middle = Math.ceil((low + high) / 2);
-      if (await this.documents.exists(source, (documents[middle] as NestedDocument).seq)) low = middle;
-      else high = middle - 1;
-    }
-    return low;
+    return { tail, written };
   }
 
   /**
