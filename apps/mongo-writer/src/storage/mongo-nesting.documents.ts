@@ -61,9 +61,14 @@ export class MongoNestingDocuments implements NestingDocuments {
     return document;
   }
 
-  /** One lookup by `_id` each (FerretDB scans the collection for `$in`), all at once. */
-  readAll(source: string, headSeqs: readonly number[]): Promise<Array<NestedDocument | undefined>> {
-    return Promise.all(headSeqs.map((seq) => this.read(source, seq)));
+  /** One query for all of them: FerretDB answers it, as any lookup, with one scan of the collection. */
+  async readAll(source: string, headSeqs: readonly number[]): Promise<Array<NestedDocument | undefined>> {
+    if (headSeqs.length === 0) return [];
+    const found = await this.collection
+      .find({ _id: { $in: headSeqs.map((seq) => documentId(source, seq)) } })
+      .toArray();
+    const byId = new Map(found.map(({ _id, ...document }) => [_id, document]));
+    return headSeqs.map((seq) => byId.get(documentId(source, seq)));
   }
 
   async append(

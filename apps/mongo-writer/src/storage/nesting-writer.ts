@@ -167,27 +167,30 @@ export class NestingWriter {
     let tail = tailOf(last);
     if (existing.length === 0) return { tail, written };
     signal?.throwIfAborted();
-    const planned = existing.map((index) => documents[index] as NestedDocument);
-    const found = await this.documents.readAll(
+    const existed = existing.map((index) => documents[index] as NestedDocument);
+    for (const plan of existed) written -= recordsIn([plan]);
+    // Only a document that nests records, or the last, can hold less or more than planned.
+    const planned = existed.filter((plan) => plan.nestedRecords.length > 0 || plan === last);
+    const stored = await this.documents.readAll(
       source,
       planned.map((document) => document.seq),
     );
     for (const [i, plan] of planned.entries()) {
-      const stored = found[i];
+      const document = stored[i];
       // Deleted since the insert found it (the source's documents were removed): plan again.
-      if (!stored) return 'conflict';
-      written -= recordsIn([plan]);
-      if (stored.nestedRecords.length >= plan.nestedRecords.length) {
+      if (!document) return 'conflict';
+      const held = document.nestedRecords;
+      if (held.length >= plan.nestedRecords.length) {
         // Holds all that is planned (the last may hold more: another writer got further).
-        if (plan === last) tail = tailOf(stored);
+        if (plan === last) tail = tailOf(document);
         continue;
       }
-      if (!isPrefix(stored.nestedRecords, plan.nestedRecords)) {
+      if (!isPrefix(held, plan.nestedRecords)) {
         throw new Error(`document ${source}:${plan.seq} does not continue as the stream does; not writing over it`);
       }
-      const missing = plan.nestedRecords.slice(stored.nestedRecords.length);
+      const missing = plan.nestedRecords.slice(held.length);
       signal?.throwIfAborted();
-      if (!(await this.documents.append(source, plan.seq, stored.nestedRecords.length, missing))) return 'conflict';
+      if (!(await this.documents.append(source, plan.seq, held.length, missing))) return 'conflict';
       written += missing.length;
     }
     return { tail, written };
