@@ -111,7 +111,7 @@ class FaultyDocuments implements NestingDocuments {
 
   /** The commands of an insert that a crash part-way through leaves done: any subset of them. */
   private someCommands(documents: readonly NestedDocument[]): Promise<unknown> {
-    const done = [];
+    const done: NestedDocument[] = [];
     for (let from = 0; from < documents.length; from += INSERT_CHUNK) {
       if (this.random() < 0.5) done.push(...documents.slice(from, from + INSERT_CHUNK));
     }

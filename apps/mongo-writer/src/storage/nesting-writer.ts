@@ -168,7 +168,7 @@ export class NestingWriter {
     if (existing.length === 0) return { tail, written };
     signal?.throwIfAborted();
     const existed = existing.map((index) => documents[index] as NestedDocument);
-    for (const plan of existed) written -= recordsIn([plan]);
+    written -= recordsIn(existed);
     // Only a document that nests records, or the last, can hold less or more than planned.
     const planned = existed.filter((plan) => plan.nestedRecords.length > 0 || plan === last);
     const stored = await this.documents.readAll(
