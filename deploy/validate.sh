@@ -58,7 +58,8 @@ PROMTOOL_MODULE=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 # Compose v2's go.mod has exclude directives, which `go install pkg@version` refuses; it is built
 # from its module source instead (deploy/tools/build-compose.sh).
 COMPOSE_VERSION=v2.40.3
-# A `go install`ed helm reports Kubernetes v1.20 unless told otherwise; the chart needs >= 1.25.
+# A `go install`ed helm reports Kubernetes v1.20 unless told otherwise; the chart needs >= 1.28
+# (the writers' ordinals come from the pod label apps.kubernetes.io/pod-index).
 KUBE_VERSION=1.30.0
 CHART=deploy/helm/dataflow
 
@@ -84,8 +85,9 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
 ensure_tool helm "$HELM_MODULE"
-step "building deploy/tools (manifestcheck, composecheck)"
+step "building and testing deploy/tools (manifestcheck, composecheck)"
 go -C deploy/tools build -buildvcs=false -o "$TMP/" ./manifestcheck ./composecheck || fail "building deploy/tools"
+go -C deploy/tools test -buildvcs=false ./... >"$TMP/go-test.out" 2>&1 || fail "go test in deploy/tools: $(cat "$TMP/go-test.out")"
 
 render() { # render OUT [helm template args...]
   local out="$1"
@@ -95,12 +97,15 @@ render() { # render OUT [helm template args...]
 
 # ------------------------------------------------------------------ Helm chart
 step "helm lint --strict, helm template and manifestcheck for each ci/*-values.yaml"
+# The chart's defaults: 8 partitions, one generator and filter, two of each writer.
+DEFAULT_SCALE=(-partitions 8 -replicas "generator=1,filter=1,db-writer=2,mongo-writer=2")
 for values in "$CHART"/ci/*-values.yaml; do
   name="$(basename "$values" -values.yaml)"
   case "$name" in
-    default) expect=() ;;
-    existing-secret) expect=(-servicemonitor -existing-secret dataflow-connections) ;;
-    rules-tracing) expect=(-rules -tracing -rules-out "$TMP/ci-rules.json") ;;
+    default) expect=("${DEFAULT_SCALE[@]}") ;;
+    existing-secret) expect=("${DEFAULT_SCALE[@]}" -servicemonitor -existing-secret dataflow-connections) ;;
+    rules-tracing) expect=("${DEFAULT_SCALE[@]}" -rules -tracing -rules-out "$TMP/ci-rules.json") ;;
+    scale-out) expect=(-partitions 8 -replicas "generator=4,filter=1,db-writer=3,mongo-writer=3") ;;
     *) fail "$values: add its expectations to deploy/validate.sh" ;;
   esac
   helm lint "$CHART" --strict --kube-version "$KUBE_VERSION" -f "$values" >"$TMP/lint.out" 2>&1 ||
@@ -109,6 +114,53 @@ for values in "$CHART"/ci/*-values.yaml; do
   "$TMP/manifestcheck" "${expect[@]}" <"$TMP/$name.yaml" || fail "rendered manifests with $values"
   echo "           $name: $(grep -c '^kind:' "$TMP/$name.yaml") objects"
 done
+
+step "scale-out edge cases: the original topology (partitions 1) and the limits (64, longest names)"
+# partitions 1: the single queue per sink; any number of writers (all but one stand by).
+render "$TMP/one-partition.yaml" -f "$CHART/ci/default-values.yaml" --set partitions=1 \
+  --set apps.db-writer.replicas=3 --set apps.mongo-writer.replicas=3 ||
+  fail "helm template with partitions 1: $(cat "$TMP/one-partition.yaml")"
+"$TMP/manifestcheck" -partitions 1 -replicas db-writer=3,mongo-writer=3 <"$TMP/one-partition.yaml" ||
+  fail "rendered manifests with partitions 1"
+# 64 of everything under the longest release name Helm allows (53 characters): the StatefulSet
+# names must stay within 52 characters and the generator pod names within the source pattern.
+LONG_RELEASE=release-name-of-fifty-three-characters-for-the-checks
+helm template "$LONG_RELEASE" "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/default-values.yaml" \
+  --set partitions=64 --set apps.generator.replicas=64 --set apps.db-writer.replicas=64 \
+  --set apps.mongo-writer.replicas=64 >"$TMP/limits.yaml" 2>&1 || fail "helm template at the limits: $(cat "$TMP/limits.yaml")"
+"$TMP/manifestcheck" -partitions 64 -replicas generator=64,db-writer=64,mongo-writer=64 <"$TMP/limits.yaml" ||
+  fail "rendered manifests at the limits (64 partitions and replicas, a ${#LONG_RELEASE}-character release name)"
+
+step "manifestcheck refuses scale-out manifests with one thing wrong"
+broken() { # broken DESCRIPTION EXPECTED_OUTPUT PERL_EXPRESSION: edit the scale-out render, expect a refusal
+  local what="$1" expected="$2" edit="$3"
+  perl -0pe "$edit" "$TMP/scale-out.yaml" >"$TMP/broken.yaml"
+  cmp -s "$TMP/scale-out.yaml" "$TMP/broken.yaml" && fail "broken manifests ($what): the edit changed nothing"
+  if "$TMP/manifestcheck" -partitions 8 <"$TMP/broken.yaml" >"$TMP/broken.out" 2>&1; then
+    fail "manifestcheck accepted $what"
+  fi
+  grep -q -- "$expected" "$TMP/broken.out" || fail "$what: unexpected output: $(cat "$TMP/broken.out")"
+}
+# shellcheck disable=SC2016 # $1, $2 are the Perl substitutions' capture groups
+{
+  broken "one broker app with other partitions" "disagree on RECORD_PARTITIONS" 's/RECORD_PARTITIONS: "8"/RECORD_PARTITIONS: "4"/'
+  broken "a writer's REPLICAS other than its replicas" "DB_WRITER_REPLICAS is" 's/DB_WRITER_REPLICAS: "3"/DB_WRITER_REPLICAS: "2"/'
+  broken "writer ordinals not from the pod-index label" "MONGO_WRITER_ORDINAL must come" \
+    's/(name: MONGO_WRITER_ORDINAL\n(?:.*\n){2}\s*fieldPath: )\S+/$1metadata.name/'
+  broken "a generator id not from the pod name" "GENERATOR_ID must come" \
+    's/(name: GENERATOR_ID\n(?:.*\n){2}\s*fieldPath: )metadata.name/$1metadata.uid/'
+  broken "the generator's state on an emptyDir" "is mounted from volume data, not from a volumeClaimTemplate" \
+    's/(name: check-dataflow-generator\n(?:(?!---\n).*\n)*?\s*volumes:\n)(\s*)(- name: tmp\n)/$1$2- name: data\n$2  emptyDir: {}\n$2$3/;
+     s/volumeClaimTemplates:\n(\s*)- metadata:\n(\s*)name: data/volumeClaimTemplates:\n$1- metadata:\n$2name: state/'
+  broken "a writer as a Deployment" "no StatefulSet for app db-writer" \
+    's/kind: StatefulSet\n(metadata:\n\s*name: check-dataflow-db-writer\n)/kind: Deployment\n$1/'
+  broken "a PDB evicting two writers at once" "expected exactly 1" 's/maxUnavailable: 1/maxUnavailable: 2/'
+  broken "a PDB selecting every app" "exactly one app" \
+    's/(kind: PodDisruptionBudget\n(?:.*\n)*?\s*matchLabels:\n(?:.*\n){2})\s*app.kubernetes.io\/component: \S+\n/$1/'
+  broken "anti-affinity on the zone only" "without a pod anti-affinity" 's/topologyKey: kubernetes.io\/hostname/topologyKey: topology.kubernetes.io\/zone/g'
+  broken "an autoscaled writer" "no app may be autoscaled" \
+    's/\z/---\napiVersion: autoscaling\/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: hpa\nspec:\n  scaleTargetRef: { apiVersion: apps\/v1, kind: StatefulSet, name: check-dataflow-db-writer }\n  minReplicas: 1\n  maxReplicas: 3\n/'
+}
 
 step "the example rule set deploy/rules/rules.json passes the schema and is mounted"
 # JSON is YAML: wrap the rule set as a values file.
@@ -146,9 +198,25 @@ step "the values schema refuses invalid settings"
 refused "the defaults (empty connection strings, no existingSecret)" "/secrets/RABBITMQ_URL"
 refused "production without FILTER_ADMIN_TOKEN" "FILTER_ADMIN_TOKEN" \
   -f "$CHART/ci/default-values.yaml" --set secrets.FILTER_ADMIN_TOKEN=
-refused "a second generator replica" "replicas" -f "$CHART/ci/default-values.yaml" --set apps.generator.replicas=2
+refused "Kubernetes 1.27 (no pod-index label)" "kubeVersion" -f "$CHART/ci/default-values.yaml" --kube-version 1.27.0
+refused "partitions 0" "partitions" -f "$CHART/ci/default-values.yaml" --set partitions=0
+refused "partitions 65" "partitions" -f "$CHART/ci/default-values.yaml" --set partitions=65
+refused "a second filter replica" "filter/replicas" -f "$CHART/ci/default-values.yaml" --set apps.filter.replicas=2
+refused "65 generators" "generator/replicas" -f "$CHART/ci/default-values.yaml" --set apps.generator.replicas=65
+refused "no db-writer replica (enabled: false is the way)" "db-writer/replicas" -f "$CHART/ci/default-values.yaml" \
+  --set apps.db-writer.replicas=0
+refused "more mongo-writers than partitions" "apps.mongo-writer.replicas (5) is more than partitions (4)" \
+  -f "$CHART/ci/default-values.yaml" --set partitions=4 --set apps.mongo-writer.replicas=5
+refused "RECORD_PARTITIONS set apart from partitions" "apps.filter.config.RECORD_PARTITIONS" \
+  -f "$CHART/ci/default-values.yaml" --set apps.filter.config.RECORD_PARTITIONS=4
+refused "a fixed GENERATOR_ID" "apps.generator.config.GENERATOR_ID" -f "$CHART/ci/default-values.yaml" \
+  --set apps.generator.config.GENERATOR_ID=generator-1
+refused "a writer ordinal in extraEnv" "DB_WRITER_ORDINAL is set by the chart" -f "$CHART/ci/default-values.yaml" \
+  --set apps.db-writer.extraEnv[0].name=DB_WRITER_ORDINAL --set-string apps.db-writer.extraEnv[0].value=0
 refused "a rolling update of the filter" "strategy" -f "$CHART/ci/default-values.yaml" \
   --set apps.filter.strategy.type=RollingUpdate
+refused "autoscaling of the db-writer" "autoscaling" -f "$CHART/ci/default-values.yaml" \
+  --set apps.db-writer.autoscaling.enabled=true
 refused "autoscaling of the mongo-writer" "autoscaling" -f "$CHART/ci/default-values.yaml" \
   --set apps.mongo-writer.autoscaling.enabled=true
 refused "a drop rule without a reason" "reason" -f "$CHART/ci/default-values.yaml" \

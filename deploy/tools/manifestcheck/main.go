@@ -1,10 +1,10 @@
 // Command manifestcheck validates the output of `helm template` for the dataflow chart without a
 // cluster: every object is decoded strictly into its Kubernetes API type (unknown or mistyped
 // fields are errors), references between objects are resolved, and the chart's operational
-// rules are asserted (probes, resources, non-root, replica and autoscaling rules, PDBs, the
-// rules ConfigMap mount, tracing variables).
+// rules are asserted (probes, resources, non-root, workload kinds and replica rules, the
+// scale-out variables, PDBs and anti-affinity, the rules ConfigMap mount, tracing variables).
 //
-//	helm template ... | manifestcheck -servicemonitor=false -rules=false -tracing=false
+//	helm template ... | manifestcheck -partitions 8 -replicas generator=4,db-writer=3 -rules=false
 //
 // It prints one line per problem and exits 1 when there is any.
 package main
@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,16 +27,68 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
 var apps = []string{"generator", "filter", "db-writer", "mongo-writer"}
 
+// The workload kind of each app: the generator and the writers need stable pod names and ordinals.
+var kindOf = map[string]string{
+	"generator": "StatefulSet", "filter": "Deployment", "db-writer": "StatefulSet", "mongo-writer": "StatefulSet",
+}
+
+// The apps that touch RabbitMQ and so must agree on RECORD_PARTITIONS.
+var brokerApps = []string{"filter", "db-writer", "mongo-writer"}
+
+// The writers' variable prefixes (<PREFIX>_ORDINAL, <PREFIX>_REPLICAS).
+var writerPrefix = map[string]string{"db-writer": "DB_WRITER", "mongo-writer": "MONGO_WRITER"}
+
+const (
+	maxPartitions = 64
+	// The downward-API path of a StatefulSet pod's ordinal (the label exists since Kubernetes 1.28).
+	podIndexField = "metadata.labels['apps.kubernetes.io/pod-index']"
+	// A StatefulSet's pods carry controller-revision-hash=<name>-<hash of 10 characters>, a label
+	// value of at most 63 characters.
+	maxStatefulSetName = 52
+	hostnameKey        = "kubernetes.io/hostname"
+)
+
+// CONTRACT.md's source pattern, which a generator's pod name (its GENERATOR_ID) must match.
+var sourcePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// workload is an app's Deployment or StatefulSet, reduced to what the checks read.
+type workload struct {
+	kind, name, app string
+	replicas        int32
+	selector        *metav1.LabelSelector
+	template        *corev1.PodTemplateSpec
+	deployment      *appsv1.Deployment
+	statefulSet     *appsv1.StatefulSet
+}
+
+func (w *workload) where() string         { return w.kind + " " + w.name }
+func (w *workload) spec() *corev1.PodSpec { return &w.template.Spec }
+func (w *workload) container() *corev1.Container {
+	if len(w.template.Spec.Containers) == 0 {
+		return &corev1.Container{}
+	}
+	return &w.template.Spec.Containers[0]
+}
+
+func replicasOf(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
 type manifests struct {
-	deployments     map[string]*appsv1.Deployment // by app (component label)
-	configMaps      map[string]*corev1.ConfigMap  // by name
+	workloads       map[string]*workload         // by app (component label)
+	configMaps      map[string]*corev1.ConfigMap // by name
 	secrets         map[string]*corev1.Secret
 	services        []*corev1.Service
 	pvcs            map[string]*corev1.PersistentVolumeClaim
@@ -50,7 +103,26 @@ func (c *checker) errorf(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
 }
 
+// replicaFlag parses -replicas app=n,app=n.
+type replicaFlag map[string]int32
+
+func (f replicaFlag) String() string { return fmt.Sprint(map[string]int32(f)) }
+func (f replicaFlag) Set(value string) error {
+	for _, pair := range strings.Split(value, ",") {
+		app, count, ok := strings.Cut(pair, "=")
+		n, err := strconv.ParseInt(count, 10, 32)
+		if !ok || err != nil || kindOf[app] == "" {
+			return fmt.Errorf("expected app=count with app one of %v, got %q", apps, pair)
+		}
+		f[app] = int32(n)
+	}
+	return nil
+}
+
 func main() {
+	expectReplicas := replicaFlag{}
+	flag.Var(expectReplicas, "replicas", "expected replicas per app, e.g. generator=4,db-writer=3 (apps left out: any)")
+	expectPartitions := flag.Int("partitions", 0, "expected RECORD_PARTITIONS of the broker apps (0: any value from 1 to 64, the same in all)")
 	expectMonitor := flag.Bool("servicemonitor", false, "a ServiceMonitor must be rendered (otherwise none may be)")
 	expectRules := flag.Bool("rules", false, "the filter must mount a rules ConfigMap (otherwise none may exist)")
 	expectTracing := flag.Bool("tracing", false, "every app must get OTEL_* variables (otherwise none may)")
@@ -60,8 +132,12 @@ func main() {
 
 	c := &checker{}
 	m := c.parse(os.Stdin)
-	c.checkDeployments(m, *existingSecret)
-	c.checkScaling(m)
+	c.checkWorkloads(m, *existingSecret)
+	c.checkScaling(m, expectReplicas)
+	c.checkPartitions(m, *expectPartitions)
+	c.checkWriters(m)
+	c.checkGenerator(m)
+	c.checkDisruption(m)
 	c.checkServices(m)
 	c.checkServiceMonitor(m, *expectMonitor)
 	if rules := c.checkRules(m, *expectRules); rules != "" && *rulesOut != "" {
@@ -123,10 +199,10 @@ func decode[T any](c *checker, doc []byte, kind, name string, keep func(*T)) {
 
 func (c *checker) parse(r io.Reader) *manifests {
 	m := &manifests{
-		deployments: map[string]*appsv1.Deployment{},
-		configMaps:  map[string]*corev1.ConfigMap{},
-		secrets:     map[string]*corev1.Secret{},
-		pvcs:        map[string]*corev1.PersistentVolumeClaim{},
+		workloads:  map[string]*workload{},
+		configMaps: map[string]*corev1.ConfigMap{},
+		secrets:    map[string]*corev1.Secret{},
+		pvcs:       map[string]*corev1.PersistentVolumeClaim{},
 	}
 	docs, err := splitDocuments(r)
 	if err != nil {
@@ -165,7 +241,7 @@ func (c *checker) parse(r io.Reader) *manifests {
 			}
 		}
 		want := map[string]string{
-			"Deployment": "apps/v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1",
+			"Deployment": "apps/v1", "StatefulSet": "apps/v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1",
 			"PersistentVolumeClaim": "v1", "ServiceAccount": "v1", "PodDisruptionBudget": "policy/v1",
 			"HorizontalPodAutoscaler": "autoscaling/v2", "ServiceMonitor": "monitoring.coreos.com/v1",
 		}
@@ -178,11 +254,13 @@ func (c *checker) parse(r io.Reader) *manifests {
 		switch head.Kind {
 		case "Deployment":
 			decode(c, doc, head.Kind, name, func(d *appsv1.Deployment) {
-				app := d.Labels["app.kubernetes.io/component"]
-				if _, dup := m.deployments[app]; dup {
-					c.errorf("two Deployments for app %q", app)
-				}
-				m.deployments[app] = d
+				m.addWorkload(c, &workload{kind: head.Kind, name: name, app: d.Labels["app.kubernetes.io/component"],
+					replicas: replicasOf(d.Spec.Replicas), selector: d.Spec.Selector, template: &d.Spec.Template, deployment: d})
+			})
+		case "StatefulSet":
+			decode(c, doc, head.Kind, name, func(s *appsv1.StatefulSet) {
+				m.addWorkload(c, &workload{kind: head.Kind, name: name, app: s.Labels["app.kubernetes.io/component"],
+					replicas: replicasOf(s.Spec.Replicas), selector: s.Spec.Selector, template: &s.Spec.Template, statefulSet: s})
 			})
 		case "ConfigMap":
 			decode(c, doc, head.Kind, name, func(cm *corev1.ConfigMap) { m.configMaps[name] = cm })
@@ -208,6 +286,13 @@ func (c *checker) parse(r io.Reader) *manifests {
 	return m
 }
 
+func (m *manifests) addWorkload(c *checker, w *workload) {
+	if _, dup := m.workloads[w.app]; dup {
+		c.errorf("two workloads for app %q", w.app)
+	}
+	m.workloads[w.app] = w
+}
+
 // env returns the variables a container gets from its ConfigMaps and its own env entries.
 func (m *manifests) env(c *corev1.Container) map[string]string {
 	out := map[string]string{}
@@ -226,19 +311,54 @@ func (m *manifests) env(c *corev1.Container) map[string]string {
 	return out
 }
 
-func (c *checker) checkDeployments(m *manifests, existingSecret string) {
-	for _, app := range apps {
-		if m.deployments[app] == nil {
-			c.errorf("no Deployment for app %s", app)
+// envVar returns a container's own env entry of that name (nil when it has none).
+func envVar(ctr *corev1.Container, name string) *corev1.EnvVar {
+	for i := range ctr.Env {
+		if ctr.Env[i].Name == name {
+			return &ctr.Env[i]
 		}
 	}
-	for app, d := range m.deployments {
-		where := "Deployment " + d.Name
-		spec := d.Spec.Template.Spec
-		selector, err := labels.ValidatedSelectorFromSet(d.Spec.Selector.MatchLabels)
-		if err != nil || d.Spec.Selector.MatchLabels == nil {
-			c.errorf("%s: invalid selector", where)
-		} else if !selector.Matches(labels.Set(d.Spec.Template.Labels)) {
+	return nil
+}
+
+// fromConfigMap tells whether one of the container's envFrom ConfigMaps defines the variable.
+func (m *manifests) fromConfigMap(ctr *corev1.Container, name string) bool {
+	for _, from := range ctr.EnvFrom {
+		if from.ConfigMapRef != nil {
+			if cm := m.configMaps[from.ConfigMapRef.Name]; cm != nil {
+				if _, ok := cm.Data[name]; ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// fieldRef returns the downward-API field path of a container's variable ("" when it has none).
+func fieldRef(ctr *corev1.Container, name string) string {
+	if e := envVar(ctr, name); e != nil && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+		return e.ValueFrom.FieldRef.FieldPath
+	}
+	return ""
+}
+
+func (c *checker) checkWorkloads(m *manifests, existingSecret string) {
+	for _, app := range apps {
+		if m.workloads[app] == nil {
+			c.errorf("no %s for app %s", kindOf[app], app)
+		}
+	}
+	for app, w := range m.workloads {
+		where := w.where()
+		spec := w.spec()
+		if want := kindOf[app]; want != "" && w.kind != want {
+			c.errorf("%s: app %s must be a %s", where, app, want)
+		}
+		selector, err := labels.ValidatedSelectorFromSet(w.selector.MatchLabels)
+		if err != nil || w.selector.MatchLabels == nil || len(w.selector.MatchExpressions) > 0 {
+			c.errorf("%s: invalid selector (matchLabels only)", where)
+		} else if !selector.Matches(labels.Set(w.template.Labels)) {
 			c.errorf("%s: selector does not match its pod template's labels", where)
 		}
 		psc := spec.SecurityContext
@@ -249,7 +369,7 @@ func (c *checker) checkDeployments(m *manifests, existingSecret string) {
 			c.errorf("%s: expected one container, found %d", where, len(spec.Containers))
 			continue
 		}
-		ctr := &spec.Containers[0]
+		ctr := w.container()
 		ports := map[string]bool{}
 		for _, p := range ctr.Ports {
 			ports[p.Name] = true
@@ -315,9 +435,17 @@ func (c *checker) checkDeployments(m *manifests, existingSecret string) {
 			}
 		}
 
-		volumes := map[string]corev1.Volume{}
+		volumes := map[string]bool{}
+		if w.statefulSet != nil {
+			for _, t := range w.statefulSet.Spec.VolumeClaimTemplates {
+				volumes[t.Name] = true
+			}
+		}
 		for _, v := range spec.Volumes {
-			volumes[v.Name] = v
+			if volumes[v.Name] {
+				c.errorf("%s: volume %s is also a volumeClaimTemplate", where, v.Name)
+			}
+			volumes[v.Name] = true
 			if v.ConfigMap != nil && m.configMaps[v.ConfigMap.Name] == nil {
 				c.errorf("%s: volume %s uses ConfigMap %s, which is not rendered", where, v.Name, v.ConfigMap.Name)
 			}
@@ -326,93 +454,270 @@ func (c *checker) checkDeployments(m *manifests, existingSecret string) {
 			}
 		}
 		for _, vm := range ctr.VolumeMounts {
-			if _, ok := volumes[vm.Name]; !ok {
-				c.errorf("%s: volume mount %s has no volume", where, vm.Name)
+			if !volumes[vm.Name] {
+				c.errorf("%s: volume mount %s has no volume or volumeClaimTemplate", where, vm.Name)
 			}
 		}
 	}
 }
 
-func replicas(d *appsv1.Deployment) int32 {
-	if d.Spec.Replicas == nil {
-		return 1
-	}
-	return *d.Spec.Replicas
-}
-
-func (c *checker) checkScaling(m *manifests) {
-	hpaFor := map[string]*autoscalingv2.HorizontalPodAutoscaler{}
+func (c *checker) checkScaling(m *manifests, expect replicaFlag) {
 	for _, h := range m.hpas {
-		ref := h.Spec.ScaleTargetRef
-		found := false
-		for app, d := range m.deployments {
-			if ref.Kind == "Deployment" && ref.Name == d.Name {
-				hpaFor[app], found = h, true
+		// A writer's <PREFIX>_REPLICAS is rendered from its replicas value: an HPA changing the
+		// number of pods would leave it wrong; the filter and the generator have no use for one.
+		c.errorf("HorizontalPodAutoscaler %s: no app may be autoscaled (the writers' *_REPLICAS is the replicas value)", h.Name)
+	}
+	for app, want := range expect {
+		if w := m.workloads[app]; w != nil && w.replicas != want {
+			c.errorf("%s: %d replicas, expected %d", w.where(), w.replicas, want)
+		}
+	}
+	for app, w := range m.workloads {
+		if w.replicas < 1 || w.replicas > maxPartitions {
+			c.errorf("%s: %d replicas, expected 1 to %d", w.where(), w.replicas, maxPartitions)
+		}
+		if s := w.statefulSet; s != nil {
+			if len(w.name) > maxStatefulSetName {
+				c.errorf("%s: the name has %d characters, at most %d fit the pods' controller-revision-hash label", w.where(), len(w.name), maxStatefulSetName)
+			}
+			if last := fmt.Sprintf("%s-%d", w.name, w.replicas-1); len(validation.IsDNS1123Label(last)) > 0 {
+				c.errorf("%s: pod name %s is not a valid DNS label", w.where(), last)
+			}
+			if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+				c.errorf("%s: updateStrategy OnDelete never rolls out a new version", w.where())
+			}
+			found := false
+			for _, svc := range m.services {
+				found = found || svc.Name == s.Spec.ServiceName
+			}
+			if !found {
+				c.errorf("%s: serviceName %q is not a rendered Service", w.where(), s.Spec.ServiceName)
 			}
 		}
-		if !found {
-			c.errorf("HorizontalPodAutoscaler %s targets %s %s, which is not rendered", h.Name, ref.Kind, ref.Name)
-		}
-		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || h.Spec.MaxReplicas < *h.Spec.MinReplicas {
-			c.errorf("HorizontalPodAutoscaler %s: minReplicas must be >= 1 and <= maxReplicas", h.Name)
-		}
-	}
-	for _, app := range []string{"generator", "filter"} {
-		if d := m.deployments[app]; d != nil {
-			if replicas(d) != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-				c.errorf("Deployment %s: must run 1 replica with strategy Recreate", d.Name)
-			}
-			if hpaFor[app] != nil {
-				c.errorf("%s must not be autoscaled", app)
+		if app == "filter" {
+			// Its file sink lives on one ReadWriteOnce volume: one pod, and never two at once.
+			if d := w.deployment; d == nil || w.replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+				c.errorf("%s: the filter must run 1 replica with strategy Recreate", w.where())
 			}
 		}
 	}
-	if d := m.deployments["mongo-writer"]; d != nil {
-		if replicas(d) != 2 {
-			c.errorf("Deployment %s: expected 2 replicas (single active consumer plus hot standby), found %d", d.Name, replicas(d))
+}
+
+// checkPartitions: every app that touches the broker declares the same topology.
+func (c *checker) checkPartitions(m *manifests, expected int) {
+	seen := map[string][]string{}
+	for _, app := range brokerApps {
+		w := m.workloads[app]
+		if w == nil {
+			continue
 		}
-		if hpaFor["mongo-writer"] != nil {
-			c.errorf("mongo-writer must not be autoscaled (single active consumer)")
+		value, ok := m.env(w.container())["RECORD_PARTITIONS"]
+		n, err := strconv.Atoi(value)
+		switch {
+		case !ok:
+			c.errorf("%s: RECORD_PARTITIONS is not set", w.where())
+		case envVar(w.container(), "RECORD_PARTITIONS") != nil:
+			// The ConfigMap's value is what the pods' config checksum covers; an env entry would
+			// override it for this app alone.
+			c.errorf("%s: RECORD_PARTITIONS must come from its ConfigMap, not an env entry", w.where())
+		case err != nil || n < 1 || n > maxPartitions:
+			c.errorf("%s: RECORD_PARTITIONS %q is not an integer from 1 to %d", w.where(), value, maxPartitions)
+		case expected != 0 && n != expected:
+			c.errorf("%s: RECORD_PARTITIONS is %d, expected %d", w.where(), n, expected)
+		}
+		seen[value] = append(seen[value], app)
+	}
+	if len(seen) > 1 {
+		c.errorf("the broker apps disagree on RECORD_PARTITIONS: %v", seen)
+	}
+	if w := m.workloads["generator"]; w != nil {
+		if _, ok := m.env(w.container())["RECORD_PARTITIONS"]; ok {
+			c.errorf("%s: the generator does not touch the broker, yet gets RECORD_PARTITIONS", w.where())
 		}
 	}
-	if d := m.deployments["db-writer"]; d != nil {
-		if hpaFor["db-writer"] == nil {
-			c.errorf("db-writer has no HorizontalPodAutoscaler")
-		} else if d.Spec.Replicas != nil {
-			c.errorf("Deployment %s sets replicas although an HPA scales it (every upgrade would reset the count)", d.Name)
+}
+
+// checkWriters: stable ordinals from the pod-index label, REPLICAS equal to the replica count, and
+// no more writers than partitions (beyond that a writer prefers no partition).
+func (c *checker) checkWriters(m *manifests) {
+	for app, prefix := range writerPrefix {
+		w := m.workloads[app]
+		if w == nil {
+			continue
+		}
+		ctr := w.container()
+		ordinal, replicas := prefix+"_ORDINAL", prefix+"_REPLICAS"
+		if got := fieldRef(ctr, ordinal); got != podIndexField {
+			c.errorf("%s: %s must come from the downward API field %s, found %q", w.where(), ordinal, podIndexField, got)
+		}
+		if m.fromConfigMap(ctr, ordinal) {
+			c.errorf("%s: %s is also set in its ConfigMap", w.where(), ordinal)
+		}
+		if got := m.env(ctr)[replicas]; got != strconv.Itoa(int(w.replicas)) {
+			c.errorf("%s: %s is %q, expected the replica count %d", w.where(), replicas, got, w.replicas)
+		}
+		env := m.env(ctr)
+		if p, err := strconv.Atoi(env["RECORD_PARTITIONS"]); err == nil && p > 1 && int(w.replicas) > p {
+			c.errorf("%s: %d replicas for %d partitions: writers %d to %d would prefer no partition", w.where(), w.replicas, p, p, w.replicas-1)
 		}
 	}
-	for app, d := range m.deployments {
-		covered := 0
+}
+
+// checkGenerator: each pod is a source of its own (GENERATOR_ID = the pod's name) with its seq state
+// on a claim of its own.
+func (c *checker) checkGenerator(m *manifests) {
+	w := m.workloads["generator"]
+	if w == nil || w.statefulSet == nil {
+		return
+	}
+	ctr := w.container()
+	if got := fieldRef(ctr, "GENERATOR_ID"); got != "metadata.name" {
+		c.errorf("%s: GENERATOR_ID must come from the downward API field metadata.name, found %q", w.where(), got)
+	}
+	if m.fromConfigMap(ctr, "GENERATOR_ID") {
+		c.errorf("%s: GENERATOR_ID is also set in its ConfigMap", w.where())
+	}
+	for ordinal := int32(0); ordinal < w.replicas; ordinal++ {
+		if pod := fmt.Sprintf("%s-%d", w.name, ordinal); !sourcePattern.MatchString(pod) {
+			c.errorf("%s: pod name %s does not match the source pattern %s", w.where(), pod, sourcePattern)
+		}
+	}
+	dir := m.env(ctr)["GENERATOR_STATE_DIR"]
+	claims := map[string]*corev1.PersistentVolumeClaim{}
+	for i := range w.statefulSet.Spec.VolumeClaimTemplates {
+		t := &w.statefulSet.Spec.VolumeClaimTemplates[i]
+		claims[t.Name] = t
+	}
+	onClaim := false
+	for _, vm := range ctr.VolumeMounts {
+		if path.Clean(vm.MountPath) != path.Clean(dir) {
+			continue
+		}
+		t := claims[vm.Name]
+		if t == nil {
+			c.errorf("%s: GENERATOR_STATE_DIR %s is mounted from volume %s, not from a volumeClaimTemplate", w.where(), dir, vm.Name)
+			continue
+		}
+		onClaim = true
+		if vm.ReadOnly || vm.SubPath != "" {
+			c.errorf("%s: the state volume must be mounted writable, without subPath", w.where())
+		}
+		if len(t.Spec.AccessModes) == 0 || t.Spec.Resources.Requests.Storage().IsZero() {
+			c.errorf("%s: volumeClaimTemplate %s needs an access mode and a storage request", w.where(), t.Name)
+		}
+	}
+	if dir == "" || !onClaim {
+		c.errorf("%s: GENERATOR_STATE_DIR %q is not the mount path of a volumeClaimTemplate", w.where(), dir)
+	}
+	// A deleted claim would make the next pod of that name reuse its source's seq numbers.
+	if p := w.statefulSet.Spec.PersistentVolumeClaimRetentionPolicy; p != nil &&
+		(p.WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType || p.WhenScaled == appsv1.DeletePersistentVolumeClaimRetentionPolicyType) {
+		c.errorf("%s: the seq state claims must be retained (persistentVolumeClaimRetentionPolicy Retain)", w.where())
+	}
+}
+
+// selectsApp returns the apps whose pod templates a selector matches.
+func selectsApps(m *manifests, sel labels.Selector) []string {
+	var out []string
+	for app, w := range m.workloads {
+		if sel.Matches(labels.Set(w.template.Labels)) {
+			out = append(out, app)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// allowedDisruptions is how many of replicas pods a PDB lets a drain evict at once.
+func allowedDisruptions(p *policyv1.PodDisruptionBudget, replicas int32) (int, error) {
+	switch {
+	case p.Spec.MaxUnavailable != nil:
+		return intstr.GetScaledValueFromIntOrPercent(p.Spec.MaxUnavailable, int(replicas), true)
+	case p.Spec.MinAvailable != nil:
+		minimum, err := intstr.GetScaledValueFromIntOrPercent(p.Spec.MinAvailable, int(replicas), true)
+		return int(replicas) - minimum, err
+	}
+	return 0, fmt.Errorf("neither minAvailable nor maxUnavailable")
+}
+
+// checkDisruption: one PDB per app, selecting that app's pods only and letting a drain evict
+// exactly one of them at a time (none would block drains, more would take a partition's active
+// writer and its standby together); and, for an app with several replicas, a pod anti-affinity on
+// the hostname between its own pods, so that one node holds as few of them as possible.
+func (c *checker) checkDisruption(m *manifests) {
+	for _, p := range m.pdbs {
+		if p.Spec.MinAvailable != nil && p.Spec.MaxUnavailable != nil {
+			c.errorf("PodDisruptionBudget %s sets both minAvailable and maxUnavailable", p.Name)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err != nil || p.Spec.Selector == nil || sel.Empty() {
+			c.errorf("PodDisruptionBudget %s: invalid or empty selector", p.Name)
+			continue
+		}
+		if selected := selectsApps(m, sel); len(selected) != 1 {
+			c.errorf("PodDisruptionBudget %s must select the pods of exactly one app, selects %v", p.Name, selected)
+		}
+	}
+	for app, w := range m.workloads {
+		var covering []*policyv1.PodDisruptionBudget
 		for _, p := range m.pdbs {
-			sel, err := labels.ValidatedSelectorFromSet(p.Spec.Selector.MatchLabels)
-			if err == nil && p.Spec.Selector.MatchLabels != nil && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-				covered++
-			}
-			if p.Spec.MinAvailable != nil && p.Spec.MaxUnavailable != nil {
-				c.errorf("PodDisruptionBudget %s sets both minAvailable and maxUnavailable", p.Name)
+			if sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err == nil && p.Spec.Selector != nil && !sel.Empty() &&
+				sel.Matches(labels.Set(w.template.Labels)) {
+				covering = append(covering, p)
 			}
 		}
-		if covered != 1 {
-			c.errorf("app %s: expected one PodDisruptionBudget selecting its pods, found %d", app, covered)
+		if len(covering) != 1 {
+			c.errorf("app %s: expected one PodDisruptionBudget selecting its pods, found %d", app, len(covering))
+		} else if n, err := allowedDisruptions(covering[0], w.replicas); err != nil || n != 1 {
+			c.errorf("PodDisruptionBudget %s: lets a drain evict %d of the %d pods of %s at once (%v), expected exactly 1",
+				covering[0].Name, n, w.replicas, app, err)
+		}
+		if w.replicas > 1 && !c.hasHostAntiAffinity(m, w) {
+			c.errorf("%s: %d replicas without a pod anti-affinity on %s selecting exactly its own pods", w.where(), w.replicas, hostnameKey)
 		}
 	}
+}
+
+func (c *checker) hasHostAntiAffinity(m *manifests, w *workload) bool {
+	a := w.spec().Affinity
+	if a == nil || a.PodAntiAffinity == nil {
+		return false
+	}
+	terms := append([]corev1.PodAffinityTerm(nil), a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution...)
+	for _, weighted := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+		if weighted.Weight > 0 {
+			terms = append(terms, weighted.PodAffinityTerm)
+		}
+	}
+	for _, t := range terms {
+		if t.TopologyKey != hostnameKey || t.LabelSelector == nil || len(t.Namespaces) > 0 || t.NamespaceSelector != nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+		if err != nil || sel.Empty() {
+			continue
+		}
+		if selected := selectsApps(m, sel); len(selected) == 1 && selected[0] == w.app {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) checkServices(m *manifests) {
-	for app, d := range m.deployments {
+	for app, w := range m.workloads {
 		n := 0
 		for _, s := range m.services {
-			if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(w.template.Labels)) {
 				n++
 				for _, p := range s.Spec.Ports {
 					found := false
-					for _, cp := range d.Spec.Template.Spec.Containers[0].Ports {
+					for _, cp := range w.container().Ports {
 						found = found || (p.TargetPort.StrVal != "" && cp.Name == p.TargetPort.StrVal) ||
 							(p.TargetPort.StrVal == "" && cp.ContainerPort == p.TargetPort.IntVal)
 					}
 					if !found {
-						c.errorf("Service %s: targetPort %s is not a port of %s", s.Name, p.TargetPort.String(), d.Name)
+						c.errorf("Service %s: targetPort %s is not a port of %s", s.Name, p.TargetPort.String(), w.name)
 					}
 				}
 			}
@@ -461,11 +766,11 @@ func (c *checker) checkRules(m *manifests, expected bool) string {
 	if len(rulesMaps) == 1 {
 		rendered = m.configMaps[rulesMaps[0]].Data["rules.json"]
 	}
-	for app, d := range m.deployments {
-		file, set := m.env(&d.Spec.Template.Spec.Containers[0])["FILTER_RULES_FILE"]
+	for app, w := range m.workloads {
+		file, set := m.env(w.container())["FILTER_RULES_FILE"]
 		if app != "filter" {
 			if set {
-				c.errorf("Deployment %s gets FILTER_RULES_FILE", d.Name)
+				c.errorf("%s gets FILTER_RULES_FILE", w.where())
 			}
 			continue
 		}
@@ -485,7 +790,7 @@ func (c *checker) checkRules(m *manifests, expected bool) string {
 		if err := json.Unmarshal([]byte(m.configMaps[rulesMaps[0]].Data["rules.json"]), &parsed); err != nil || parsed.Rules == nil {
 			c.errorf("ConfigMap %s: rules.json is not a rule set: %v", rulesMaps[0], err)
 		}
-		spec := d.Spec.Template.Spec
+		spec := w.spec()
 		volume := ""
 		for _, v := range spec.Volumes {
 			if v.ConfigMap != nil && v.ConfigMap.Name == rulesMaps[0] {
@@ -496,7 +801,7 @@ func (c *checker) checkRules(m *manifests, expected bool) string {
 			}
 		}
 		if volume == "" {
-			c.errorf("filter: ConfigMap %s is not a volume of %s", rulesMaps[0], d.Name)
+			c.errorf("filter: ConfigMap %s is not a volume of %s", rulesMaps[0], w.name)
 			continue
 		}
 		mounted := false
@@ -523,8 +828,8 @@ func (c *checker) checkRules(m *manifests, expected bool) string {
 }
 
 func (c *checker) checkTracing(m *manifests, expected bool) {
-	for app, d := range m.deployments {
-		env := m.env(&d.Spec.Template.Spec.Containers[0])
+	for app, w := range m.workloads {
+		env := m.env(w.container())
 		var otel []string
 		for k := range env {
 			if strings.HasPrefix(k, "OTEL_") {

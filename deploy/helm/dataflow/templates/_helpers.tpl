@@ -6,17 +6,20 @@ Chart name, truncated to the 63 characters Kubernetes allows in a label value.
 {{- end }}
 
 {{/*
-Release-wide base name. App resources append "-<app>", so this leaves room for "-mongo-writer".
+Release-wide base name. App resources append "-<app>"; at most 39 characters, so that the
+longest StatefulSet name, "<fullname>-mongo-writer", stays within the 52 characters a StatefulSet
+name may have (its pods carry the label controller-revision-hash=<name>-<10-character hash>, and a
+label value has at most 63).
 */}}
 {{- define "dataflow.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 39 | trimSuffix "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- .Release.Name | trunc 39 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 39 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -56,6 +59,45 @@ Selector labels of one app: immutable on a Deployment, so they never include the
 app.kubernetes.io/name: {{ include "dataflow.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .app }}
+{{- end }}
+
+{{/*
+The workload kind of each app. The generator and the writers are StatefulSets: the pod's stable
+name is the generator's source id (GENERATOR_ID) and the writer's ordinal picks its preferred
+partitions. The filter stays a Deployment of one replica (its file sink is on one volume).
+*/}}
+{{- define "dataflow.kind" -}}
+{{- get (dict "generator" "StatefulSet" "filter" "Deployment" "db-writer" "StatefulSet" "mongo-writer" "StatefulSet") . }}
+{{- end }}
+
+{{/*
+The apps that declare and use the RabbitMQ topology, and so get RECORD_PARTITIONS (all the same).
+*/}}
+{{- define "dataflow.brokerApps" -}}
+filter,db-writer,mongo-writer
+{{- end }}
+
+{{/*
+The writers' variable prefix (<PREFIX>_ORDINAL, <PREFIX>_REPLICAS); empty for the other apps.
+*/}}
+{{- define "dataflow.writerPrefix" -}}
+{{- get (dict "db-writer" "DB_WRITER" "mongo-writer" "MONGO_WRITER") . }}
+{{- end }}
+
+{{/*
+The downward-API field holding a StatefulSet pod's ordinal: the pod-index label, set by the
+StatefulSet controller since Kubernetes 1.28 (hence the chart's kubeVersion).
+*/}}
+{{- define "dataflow.podIndexField" -}}
+metadata.labels['apps.kubernetes.io/pod-index']
+{{- end }}
+
+{{/*
+Variables the chart derives and sets itself, for any app; `config` and `extraEnv` may not set them
+(templates/validate.yaml refuses a release that tries). Comma-separated.
+*/}}
+{{- define "dataflow.derivedEnv" -}}
+RECORD_PARTITIONS,GENERATOR_ID,DB_WRITER_ORDINAL,DB_WRITER_REPLICAS,MONGO_WRITER_ORDINAL,MONGO_WRITER_REPLICAS
 {{- end }}
 
 {{/*
@@ -146,7 +188,8 @@ The URL the generator connects to: set explicitly, or this release's filter Serv
 {{/*
 One app's non-secret environment: the tracing variables (when tracing.otlpEndpoint is set), the
 shared `config` over them, the app's `config` over that, then the values the chart derives (port,
-data directory, rules file, filter URL). Renders YAML
+data directory, rules file, filter URL, RECORD_PARTITIONS, the writers' <PREFIX>_REPLICAS; the
+per-pod GENERATOR_ID and <PREFIX>_ORDINAL come from the downward API instead). Renders YAML
 key: "value" lines; null values are left out so the app applies its own default.
 Call with (dict "root" $ "app" $name "values" $app).
 */}}
@@ -168,6 +211,12 @@ Call with (dict "root" $ "app" $name "values" $app).
 {{- if eq .app "generator" }}
 {{- $_ := set $env "FILTER_WS_URL" (include "dataflow.filterWsUrl" .root) }}
 {{- end }}
+{{- if has .app (splitList "," (include "dataflow.brokerApps" .root)) }}
+{{- $_ := set $env "RECORD_PARTITIONS" .root.Values.partitions }}
+{{- end }}
+{{- with include "dataflow.writerPrefix" .app }}
+{{- $_ := set $env (printf "%s_REPLICAS" .) $.values.replicas }}
+{{- end }}
 {{- range $key := keys $env | sortAlpha }}
 {{- $value := get $env $key }}
 {{- if kindIs "float64" $value }}
@@ -180,4 +229,20 @@ Call with (dict "root" $ "app" $name "values" $app).
 {{ $key }}: {{ toString $value | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+Pod affinity of one app: the app's `affinity` (or the shared one), plus, unless that already has
+a podAntiAffinity of its own, a preferred anti-affinity between the app's pods on
+kubernetes.io/hostname, so that a node drain takes one pod of the app at a time (the PDB then
+holds the next eviction until the replacement is ready). Call with (dict "root" $ "app" $name
+"values" $app).
+*/}}
+{{- define "dataflow.affinity" -}}
+{{- $affinity := deepCopy (.values.affinity | default .root.Values.affinity | default dict) }}
+{{- if not (hasKey $affinity "podAntiAffinity") }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "dataflow.selectorLabels" . | fromYaml)) }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- toYaml $affinity }}
 {{- end }}
