@@ -6,6 +6,10 @@
 #   scripts/infra.sh up | down | status | install [service...]
 #   scripts/infra.sh start <rabbitmq|postgres|ferretdb>
 #   scripts/infra.sh stop  <rabbitmq|postgres|ferretdb>
+#   scripts/infra.sh cluster up|down|status|stop-node N|start-node N|kill-node N
+#
+# `cluster` runs a local 3-node RabbitMQ cluster on ports 5681-5683 next to the main
+# node, for scale and failover tests (scripts/rabbit-cluster.sh describes it).
 #
 # `up` implies `install`. `start` also installs that one service if missing, so
 # chaos tests can bounce a single service without caring about machine state.
@@ -21,11 +25,17 @@ export DEBIAN_FRONTEND=noninteractive
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib/wait-for.sh
 source "${SCRIPT_DIR}/lib/wait-for.sh"
+# shellcheck source-path=SCRIPTDIR source=rabbit-cluster.sh
+source "${SCRIPT_DIR}/rabbit-cluster.sh"
 
 WAIT_TIMEOUT="${INFRA_WAIT_TIMEOUT:-60}"
 
 RABBITMQ_PORT=5672
 RABBITMQ_LOG="/var/log/rabbitmq/rabbit@${HOSTNAME%%.*}.log"
+# Enabled on the main node in addition to what /etc/rabbitmq/enabled_plugins lists (the partitioned
+# topology declares x-consistent-hash exchanges). deploy/rabbitmq/enabled_plugins lists it for compose.
+RABBITMQ_PLUGINS=(rabbitmq_consistent_hash_exchange)
+RABBITMQ_PLUGINS_FILE=/etc/rabbitmq/enabled_plugins
 
 PG_VERSION=15
 PG_CLUSTER=main
@@ -118,17 +128,50 @@ rabbitmq_configure() {
     install -m 0644 "$source" "$target" || die "could not install ${target}"
     log "rabbitmq settings installed in ${target} (read at the node's next start)"
   fi
+  rabbitmq_plugins_configure
+}
+
+# Adds the project's plugins to the enabled plugins file: online when the node runs (it starts
+# them at once and rewrites the file), offline otherwise (read at the node's next start; works
+# right after the package is installed, before any node has run).
+rabbitmq_plugins_configure() {
+  local p missing=()
+  for p in "${RABBITMQ_PLUGINS[@]}"; do
+    grep -qw "$p" "$RABBITMQ_PLUGINS_FILE" 2>/dev/null || missing+=("$p")
+  done
+  ((${#missing[@]} > 0)) || return 0
+  if rabbitmq_ready; then
+    log "enabling rabbitmq plugins ${missing[*]} on the running node"
+    rabbitmq-plugins -q enable "${missing[@]}" >/dev/null || die "rabbitmq-plugins enable ${missing[*]} failed"
+  else
+    log "enabling rabbitmq plugins ${missing[*]} (offline, in ${RABBITMQ_PLUGINS_FILE})"
+    rabbitmq-plugins -q enable --offline "${missing[@]}" >/dev/null ||
+      die "rabbitmq-plugins enable --offline ${missing[*]} failed"
+  fi
+}
+
+# A node that was already running (or booting) when the file got the plugins, or that was
+# started by other means, may still lack them: enable them online (a no-op when they run).
+rabbitmq_plugins_ensure_running() {
+  local p
+  for p in "${RABBITMQ_PLUGINS[@]}"; do
+    if ! rabbitmq-plugins -q is_enabled "$p" >/dev/null 2>&1; then
+      log "enabling rabbitmq plugin ${p} on the running node"
+      rabbitmq-plugins -q enable "$p" >/dev/null || die "rabbitmq-plugins enable ${p} failed"
+    fi
+  done
 }
 
 # The server's Erlang VM, as opposed to the short-lived CLI VMs that
 # rabbitmq-diagnostics/rabbitmqctl spawn. Catches a node that is still booting
-# (not yet answering pings), so we never launch a second one on top of it.
+# (not yet answering pings), so we never launch a second one on top of it. The
+# nodes of `cluster` (marked on their command line) are not the main node.
 rabbitmq_vm_running() {
   local d args
   for d in /proc/[0-9]*; do
     [[ -r $d/comm && $(<"$d/comm") == beam.smp ]] 2>/dev/null || continue
     args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
-    [[ $args == *"-s rabbit boot"* ]] && return 0
+    [[ $args == *"-s rabbit boot"* && $args != *" ${CLUSTER_VM_MARK} "* ]] && return 0
   done
   return 1
 }
@@ -141,13 +184,16 @@ rabbitmq_ready() {
 }
 
 rabbitmq_start() {
+  local launched=0
   if rabbitmq_ready; then
+    rabbitmq_plugins_ensure_running
     log "rabbitmq already running"
     return 0
   fi
   if rabbitmq_vm_running; then
     log "rabbitmq node is booting; waiting"
   else
+    launched=1
     rabbitmq_configure
     log "starting rabbitmq"
     # The Debian wrapper drops to the rabbitmq user itself.
@@ -155,6 +201,7 @@ rabbitmq_start() {
   fi
   wait_until "$WAIT_TIMEOUT" "rabbitmq on port ${RABBITMQ_PORT}" "$RABBITMQ_LOG" rabbitmq_ready ||
     die "rabbitmq did not become ready"
+  ((launched)) || rabbitmq_plugins_ensure_running
   log "rabbitmq up (amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT})"
 }
 
@@ -468,6 +515,7 @@ usage() {
   cat >&2 <<EOF
 usage: $0 up|down|status|install [service...]
        $0 start|stop <rabbitmq|postgres|ferretdb>
+       $0 cluster up|down|status|stop-node N|start-node N|kill-node N
 EOF
   exit 2
 }
@@ -484,6 +532,7 @@ main() {
   down) cmd_down ;;
   status) cmd_status ;;
   install) cmd_install "$@" ;;
+  cluster) cmd_cluster "$@" ;;
   start | stop)
     (($# == 1)) || usage
     check_service "$1"
