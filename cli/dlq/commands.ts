@@ -1,5 +1,4 @@
 import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
-import { MONGO_QUEUE, POSTGRES_QUEUE } from '@dataflow/contracts';
 import { CliError, describeError, EXIT_ERROR } from '../lib/errors';
 import { formatCount, out, printJson, progress } from '../lib/output';
 import { openRabbit } from '../lib/connections';
@@ -282,8 +281,10 @@ async function replayQueue(
   let returned = 0;
   channel.on('return', () => returned++);
   try {
-    // Fails (404) before anything is taken when the DLQ or a record queue does not exist.
-    for (const name of [queue, POSTGRES_QUEUE, MONGO_QUEUE]) await channel.checkQueue(name);
+    // Fails (404) before anything is taken when the DLQ does not exist, and before anything is
+    // published when a message's record queue (a sink's queue or partition) does not.
+    await channel.checkQueue(queue);
+    const checked = new Set<string>();
     let taken = 0;
     while (taken < total) {
       const batch: GetMessage[] = [];
@@ -303,6 +304,10 @@ async function replayQueue(
           // Held unacknowledged until the channel closes, then back in the DLQ untouched.
           tally.skipped++;
           continue;
+        }
+        if (!checked.has(target)) {
+          await channel.checkQueue(target);
+          checked.add(target);
         }
         const p = message.properties;
         channel.publish('', target, message.content, {

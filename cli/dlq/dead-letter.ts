@@ -2,9 +2,8 @@ import {
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,
   MONGO_DLQ,
-  MONGO_QUEUE,
   POSTGRES_DLQ,
-  POSTGRES_QUEUE,
+  isRecordQueue,
   RECORD_QUEUES,
   REPLAYED_HEADER,
 } from '@dataflow/contracts';
@@ -53,9 +52,7 @@ export function sourceQueueOf(deadLetterQueue: string): string | undefined {
   return RECORD_QUEUES.find((q) => q.deadLetterQueue === deadLetterQueue)?.queue;
 }
 
-export function isRecordQueue(queue: string): boolean {
-  return queue === POSTGRES_QUEUE || queue === MONGO_QUEUE;
-}
+export { isRecordQueue };
 
 interface DeathEntry {
   readonly reason?: unknown;

@@ -108,7 +108,7 @@ export class QueueProbe {
 
   /** Declares the contract's topology (the same arguments as every app). */
   async declare(): Promise<void> {
-    await this.onChannel('declare the topology', (channel) => declareTopology(channel));
+    await this.onChannel('declare the topology', (channel) => declareTopology(channel, 1));
   }
 
   /** Purges the queues; returns how many messages each held. */

@@ -6,27 +6,43 @@ import {
   POSTGRES_DLQ,
   POSTGRES_QUEUE,
   RECORDS_EXCHANGE,
+  recordTopology,
 } from '@dataflow/contracts';
 // The topology file alone: the barrel also exports Nest providers, which jest cannot load here.
 import { declareTopology } from '@dataflow/messaging/transport/topology';
 
 export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** The three nodes of `scripts/infra.sh cluster up`, for the scale-out specs. */
+export const RABBITMQ_CLUSTER_URLS = (
+  process.env.RABBITMQ_CLUSTER_URLS ??
+  'amqp://guest:guest@127.0.0.1:5681,amqp://guest:guest@127.0.0.1:5682,amqp://guest:guest@127.0.0.1:5683'
+).split(',');
+
+export interface ProbeOptions {
+  readonly url?: string;
+  /** Partitions per sink of the topology it declares (RECORD_PARTITIONS); 1 unless given. */
+  readonly partitions?: number;
+}
 export const ALL_QUEUES = [POSTGRES_QUEUE, MONGO_QUEUE, POSTGRES_DLQ, MONGO_DLQ];
 
 /** A plain amqplib connection for tests: declare, purge, publish crafted messages, read queues. */
 export class RabbitProbe {
-  private constructor(private connection: ChannelModel) {}
+  private constructor(
+    private connection: ChannelModel,
+    private readonly url: string,
+    private readonly partitions: number,
+  ) {}
 
-  static async connect(): Promise<RabbitProbe> {
-    return new RabbitProbe(await RabbitProbe.open());
+  static async connect({ url = RABBITMQ_URL, partitions = 1 }: ProbeOptions = {}): Promise<RabbitProbe> {
+    return new RabbitProbe(await RabbitProbe.open(url, partitions), url, partitions);
   }
 
-  private static async open(): Promise<ChannelModel> {
-    const connection = await amqp.connect(RABBITMQ_URL);
+  private static async open(url: string, partitions: number): Promise<ChannelModel> {
+    const connection = await amqp.connect(url);
     // A test may stop the broker on purpose; the probe reconnects with reopen().
     connection.on('error', () => undefined);
     const channel = await connection.createChannel();
-    await declareTopology(channel);
+    await declareTopology(channel, partitions);
     await channel.close();
     return connection;
   }
@@ -34,14 +50,37 @@ export class RabbitProbe {
   /** A fresh connection, after the broker was restarted. */
   async reopen(): Promise<void> {
     await this.connection.close().catch(() => undefined);
-    this.connection = await RabbitProbe.open();
+    this.connection = await RabbitProbe.open(this.url, this.partitions);
   }
 
   /** Declares the contract's topology again (re-binding any queue a test unbound). */
   async declare(): Promise<void> {
     const channel = await this.connection.createChannel();
-    await declareTopology(channel);
+    await declareTopology(channel, this.partitions);
     await channel.close();
+  }
+
+  /**
+   * Deletes every queue and exchange of the record topology for up to `partitions` partitions
+   * (the unpartitioned queues too) and declares this probe's topology anew: a clean slate.
+   */
+  async redeclare(partitions: number): Promise<void> {
+    for (const { queues, partitionExchange, deadLetterQueue } of [
+      ...recordTopology(1),
+      ...recordTopology(partitions),
+    ]) {
+      for (const name of [...queues.map((q) => q.queue), deadLetterQueue])
+        await this.onChannel((c) => c.deleteQueue(name));
+      if (partitionExchange) await this.onChannel((c) => c.deleteExchange(partitionExchange));
+    }
+    await this.declare();
+  }
+
+  private async onChannel(work: (channel: amqp.Channel) => Promise<unknown>): Promise<void> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    await work(channel);
+    await channel.close().catch(() => undefined);
   }
 
   /** Unbinds both record queues from the exchange: every `mandatory` publish then comes back. */
@@ -105,10 +144,13 @@ export class RabbitProbe {
     return messages;
   }
 
-  /** Publishes raw bytes to the records exchange (both queues get a copy). */
-  async publishRaw(content: Buffer | string, headers: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * Publishes raw bytes to the records exchange (both sinks get a copy), with `routingKey` (what a
+   * partitioned topology hashes to choose the partition).
+   */
+  async publishRaw(content: Buffer | string, headers: Record<string, unknown> = {}, routingKey = ''): Promise<void> {
     const channel = await this.connection.createConfirmChannel();
-    channel.publish(RECORDS_EXCHANGE, '', Buffer.isBuffer(content) ? content : Buffer.from(content), {
+    channel.publish(RECORDS_EXCHANGE, routingKey, Buffer.isBuffer(content) ? content : Buffer.from(content), {
       persistent: true,
       contentType: 'application/json',
       headers,
@@ -117,8 +159,10 @@ export class RabbitProbe {
     await channel.close();
   }
 
+  /** Publishes records as the filter does: the source as routing key. */
   async publishRecords(records: DataRecord[] | DataRecord, headers: Record<string, unknown> = {}): Promise<void> {
-    await this.publishRaw(JSON.stringify({ pattern: 'records.high', data: records }), headers);
+    const source = (Array.isArray(records) ? records[0] : records)?.source ?? '';
+    await this.publishRaw(JSON.stringify({ pattern: 'records.high', data: records }), headers, source);
   }
 
   async close(): Promise<void> {

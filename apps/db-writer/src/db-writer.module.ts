@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { POSTGRES_QUEUE } from '@dataflow/contracts';
 import { writerApp } from '@dataflow/messaging';
 import { DB_WRITER, DbWriterConfig, dbWriterEnv } from './config/db-writer.config';
 import { POSTGRES_POLICY } from './storage/postgres.policy';
@@ -41,7 +40,7 @@ export const dbWriterApp = writerApp<DbWriterConfig>({
       }),
     }),
   ],
-  queue: POSTGRES_QUEUE,
+  sink: 'postgres',
   store: PostgresRecordStore,
   policy: POSTGRES_POLICY,
   // Constraint and data errors (SQLSTATE 22, 23) are the data's fault: not retried, not counted.

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { MongooseModule } from '@nestjs/mongoose';
-import { MONGO_QUEUE } from '@dataflow/contracts';
 import { writerApp } from '@dataflow/messaging';
 import { MONGO_WRITER, MongoWriterConfig, mongoWriterEnv } from './config/mongo-writer.config';
 import { MONGODB_POLICY } from './storage/mongodb.policy';
@@ -35,7 +34,7 @@ export const mongoWriterApp = writerApp<MongoWriterConfig>({
     }),
     MongooseModule.forFeature([{ name: DATA_DOCUMENT_MODEL, schema: dataDocumentSchema }]),
   ],
-  queue: MONGO_QUEUE,
+  sink: 'mongo',
   store: MongoRecordStore,
   policy: MONGODB_POLICY,
   // A server that answers nothing must count as failing: an attempt is given up after this long.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { listenHostVariable } from './listen-host';
+import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from '@dataflow/contracts';
 
 /**
  * Building blocks for the per-app environment schemas. Every variable is a string in the
@@ -88,4 +89,9 @@ export const commonEnv = {
 
 export const rabbitEnv = {
   RABBITMQ_URL: url('amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
+  /**
+   * Partitions per sink of the RabbitMQ topology (docs/scale-out.md): 1 is the unpartitioned
+   * topology of CONTRACT.md §5. Every app that touches the broker must be given the same value.
+   */
+  RECORD_PARTITIONS: integer(DEFAULT_PARTITIONS, 1, MAX_PARTITIONS),
 };

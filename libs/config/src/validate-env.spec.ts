@@ -38,6 +38,7 @@ describe('validateEnv: defaults and coercion', () => {
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_SECONDS: 20,
       RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672',
+      RECORD_PARTITIONS: 1,
       APP_PORT: 3002,
       APP_THRESHOLD: 90,
       APP_RATE: 5,

@@ -43,6 +43,7 @@ const filterOptionProviders: Provider[] = [
   options(QUEUE_SINK_OPTIONS, (c): QueueSinkOptions => ({
     url: c.get('RABBITMQ_URL', { infer: true }),
     publishTimeoutMs: c.get('FILTER_PUBLISH_TIMEOUT_MS', { infer: true }),
+    partitions: c.get('RECORD_PARTITIONS', { infer: true }),
   })),
   options(RULES_OPTIONS, (c): RulesOptions => ({
     file: c.get('FILTER_RULES_FILE', { infer: true }),

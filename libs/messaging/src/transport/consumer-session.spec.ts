@@ -5,7 +5,7 @@ const channel = { on: () => undefined } as unknown as ConfirmChannel;
 
 describe('ConsumerSession', () => {
   it('numbers deliveries and lets them reach the writer only in that order', () => {
-    const session = new ConsumerSession(1, channel, () => undefined);
+    const session = new ConsumerSession(1, 'dataflow.records.mongo', channel, () => undefined);
     const [first, second, third] = [session.nextIndex(), session.nextIndex(), session.nextIndex()];
     expect([first, second, third]).toEqual([1, 2, 3]);
     expect(session.reachesWriterInOrder(first)).toBe(true);

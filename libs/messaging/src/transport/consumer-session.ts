@@ -28,6 +28,8 @@ export class ConsumerSession {
 
   constructor(
     readonly id: number,
+    /** The queue (partition) it consumes. */
+    readonly queue: string,
     readonly channel: ConfirmChannel,
     private readonly ended: (session: ConsumerSession, reason: string) => void,
   ) {

@@ -1,6 +1,6 @@
-import { ClientRMQ, RmqRecordBuilder } from '@nestjs/microservices';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { AmqpConnectionManager } from 'amqp-connection-manager';
+import { ClientRMQ, RmqRecordBuilder, type ReadPacket } from '@nestjs/microservices';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { lastValueFrom } from 'rxjs';
 import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
 import { declareTopology } from './topology';
@@ -11,12 +11,16 @@ export interface RecordsClientOptions {
   readonly url: string;
   /** A publish not confirmed within this time fails (the connection manager would wait forever). */
   readonly publishTimeoutMs: number;
+  /** Partitions per sink (`RECORD_PARTITIONS`), to declare the topology. */
+  readonly partitions: number;
 }
 
 /**
  * Nest's RMQ client, publishing record events to the fanout exchange on a confirm channel with
  * the `mandatory` flag. `publishRecords` settles only when the broker has confirmed the message,
  * and fails when it refused or returned it, so the caller acknowledges upstream only after that.
+ * Each message's routing key is its records' source, which the partitioned topology hashes to
+ * choose the partition (the stock client would use the event pattern, the same for every message).
  */
 export class RecordsRmqClient extends ClientRMQ {
   private readonly returned = new Set<string>();
@@ -51,7 +55,7 @@ export class RecordsRmqClient extends ClientRMQ {
   }
 
   override async setupChannel(channel: ConfirmChannel, resolve: () => void): Promise<void> {
-    await declareTopology(channel);
+    await declareTopology(channel, this.settings.partitions);
     // A returned message arrives before its confirm (AMQP orders basic.return before basic.ack),
     // so by the time the publish promise settles the return has been recorded.
     channel.on('return', (message: ConsumeMessage) => {
@@ -60,6 +64,24 @@ export class RecordsRmqClient extends ClientRMQ {
     });
     this.channelReady = true;
     resolve();
+  }
+
+  /**
+   * Publishes an event packet as the stock client does with a fanout exchange, but with the
+   * source of its records as the routing key (empty for anything else).
+   */
+  protected override dispatchEvent(packet: ReadPacket): Promise<void> {
+    const { options, ...body } = this.serializer.serialize(packet) as { options?: Options.Publish; data?: unknown };
+    // Nest types its channel as `any`; it is amqp-connection-manager's.
+    const channel = this.channel as ChannelWrapper | null;
+    if (!channel) return Promise.reject(new Error('no channel to publish on'));
+    return channel
+      .publish(RECORDS_EXCHANGE, routingKeyOf(body.data), Buffer.from(JSON.stringify(body)), {
+        persistent: true,
+        ...options,
+        headers: this.mergeHeaders(options?.headers as Record<string, string> | undefined),
+      })
+      .then(() => undefined);
   }
 
   /** Publishes one message holding `records` (one source, `seq` order) and waits for the confirm. */
@@ -96,4 +118,13 @@ export class RecordsRmqClient extends ClientRMQ {
     const manager = this.client as { isConnected?: () => boolean } | null;
     return this.channelReady && (manager?.isConnected?.() ?? false);
   }
+}
+
+/** The source of a message's records: the routing key that keeps a source in one partition. */
+function routingKeyOf(data: unknown): string {
+  const first: unknown = Array.isArray(data) ? data[0] : data;
+  if (first !== null && typeof first === 'object' && 'source' in first && typeof first.source === 'string') {
+    return first.source;
+  }
+  return '';
 }

@@ -2,17 +2,19 @@ import { context } from '@opentelemetry/api';
 import { extractTraceContext } from '@dataflow/observability/tracing';
 import { Logger } from '@nestjs/common';
 import { ServerRMQ } from '@nestjs/microservices';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,
-  queueDeclaration,
+  recordTopology,
   RECORDS_PATTERN,
   REPLAYED_HEADER,
+  type Sink,
 } from '@dataflow/contracts';
-import { ConsumerSession } from './consumer-session';
+import type { ConsumerSession } from './consumer-session';
+import { QueueConsumer, type ChannelFactory, type ConsumerHost } from './queue-consumer';
 import { RecordsContext } from './records-context';
 import { decodeRecordsMessage } from './records-message.codec';
 import { declareTopology } from './topology';
@@ -20,9 +22,20 @@ import { RMQ_SOCKET_OPTIONS } from './socket-options';
 
 export interface RecordsServerOptions {
   readonly url: string;
-  readonly queue: string;
-  /** Unacknowledged messages the broker may push to this consumer. */
+  /** The sink whose queues this server consumes: all its partitions. */
+  readonly sink: Sink;
+  /** Partitions per sink (`RECORD_PARTITIONS`), to declare the topology and name the queues. */
+  readonly partitions: number;
+  /** Unacknowledged messages the broker may push to each queue's consumer. */
   readonly prefetch: number;
+  /**
+   * Whether partition `p` is one this process subscribes to first. The others it subscribes to
+   * `standbyDelayMs` later, so that with several writers starting together each partition's single
+   * active consumer is the one that prefers it (RabbitMQ 3.x activates the first to subscribe).
+   * Unset: every partition at once.
+   */
+  readonly preferred?: (partition: number) => boolean;
+  readonly standbyDelayMs?: number;
   /** Called for every message the server dead-letters itself, with the reason. */
   readonly onDeadLetter?: (reason: string) => void;
 }
@@ -30,45 +43,66 @@ export interface RecordsServerOptions {
 /** Why the server is not consuming right now, or undefined while it is. */
 export type ConsumerState = { readonly consuming: true } | { readonly consuming: false; readonly reason: string };
 
-/** The promise-API connection amqp-connection-manager hands out on every (re)connect. */
-interface ChannelFactory {
-  createConfirmChannel(): Promise<ConfirmChannel>;
-}
-
-/** How long after a session ended by itself a new one is opened (the broker had a reason). */
-const REOPEN_DELAY_MS = 1000;
+/** Consumer priorities: RabbitMQ 4.0 and later make the highest the queue's single active consumer. */
+const PREFERRED_PRIORITY = 2;
+const STANDBY_PRIORITY = 1;
+const DEFAULT_STANDBY_DELAY_MS = 5000;
 
 /**
- * Nest's RMQ server for the record queues, with manual acknowledgement. Differences from the stock
- * transport: it declares the whole topology with the contract's arguments; it decodes and validates
- * every message before any handler runs and dead-letters what can never be stored (with the reason
- * in a header); and it runs its consumer in {@link ConsumerSession}s of its own on the managed
- * connection, so that it can hand everything it holds back to the queue in order (rewind, suspend,
- * shutdown), and opens a new session whenever one ends without being asked to: a channel the broker
- * closed (an acknowledgement timeout), a consumer the broker cancelled (its queue deleted, a node
- * gone). amqp-connection-manager only recreates channels after a lost connection.
+ * Nest's RMQ server for a sink's record queues, with manual acknowledgement. Differences from the
+ * stock transport: it declares the whole topology with the contract's arguments; it consumes every
+ * partition of its sink, each in {@link ConsumerSession}s of its own (a {@link QueueConsumer} per
+ * queue), so that it can hand everything it holds of a partition back to the queue in order
+ * (rewind, suspend, shutdown) and opens a new session whenever one ends without being asked to;
+ * and it decodes and validates every message before any handler runs and dead-letters what can
+ * never be stored (with the reason in a header). amqp-connection-manager only recreates channels
+ * after a lost connection.
  */
 export class RecordsRmqServer extends ServerRMQ {
   private readonly log = new Logger('RecordsRmqServer');
+  private readonly deadLetterQueue: string;
+  private readonly consumers: readonly QueueConsumer[];
   private connection: ChannelFactory | undefined;
-  private session: ConsumerSession | undefined;
-  private opening: Promise<void> | undefined;
   private sessions = 0;
-  private reopenTimer: NodeJS.Timeout | undefined;
   private suspendedFor: string | undefined;
   private stopping = false;
-  private lastEnd = 'not connected to RabbitMQ yet';
   private listening: (() => void) | undefined;
   private readonly sessionListeners: Array<(session: ConsumerSession) => void> = [];
 
   constructor(private readonly settings: RecordsServerOptions) {
+    const sink = recordTopology(settings.partitions).find((s) => s.sink === settings.sink);
+    if (!sink) throw new Error(`unknown sink ${settings.sink}`);
     super({
       urls: [settings.url],
-      queue: settings.queue,
+      queue: sink.queues[0]?.queue,
       noAck: false,
       prefetchCount: settings.prefetch,
       socketOptions: RMQ_SOCKET_OPTIONS,
     });
+    this.deadLetterQueue = sink.deadLetterQueue;
+    const host: ConsumerHost = {
+      connection: () => this.connection,
+      held: () => this.stopping || this.suspendedFor !== undefined,
+      setUp: async (channel) => {
+        await declareTopology(channel, settings.partitions);
+        await channel.prefetch(settings.prefetch, false);
+      },
+      nextSessionId: () => ++this.sessions,
+      started: (session) => {
+        for (const listener of this.sessionListeners) listener(session);
+      },
+      consuming: () => this.listening?.(),
+      deliver: (message, session, queue) => this.deliver(message, session, queue),
+    };
+    this.consumers = sink.queues.map(
+      ({ queue }, partition) =>
+        new QueueConsumer(queue, this.isPreferred(partition) ? PREFERRED_PRIORITY : STANDBY_PRIORITY, host),
+    );
+  }
+
+  /** The queues consumed, in partition order. */
+  get queues(): readonly string[] {
+    return this.consumers.map((c) => c.queue);
   }
 
   /** Connects (retrying without end) and resolves Nest's start once the first session consumes. */
@@ -82,7 +116,7 @@ export class RecordsRmqServer extends ServerRMQ {
       };
       manager.on('connect', ({ connection }) => {
         this.connection = connection as unknown as ChannelFactory;
-        void this.openSession();
+        this.subscribeAll((consumer, delayMs) => consumer.restart(delayMs));
       });
       manager.on('disconnect', ({ err }) => {
         this.connection = undefined;
@@ -96,8 +130,7 @@ export class RecordsRmqServer extends ServerRMQ {
 
   override async close(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.reopenTimer);
-    await this.session?.close('the server is closing');
+    await this.closeAll('the server is closing');
     await (this.server as AmqpConnectionManager | null)?.close();
   }
 
@@ -107,27 +140,27 @@ export class RecordsRmqServer extends ServerRMQ {
   }
 
   /**
-   * Hands everything held back to the queue (in order) and consumes again from there: what follows
-   * a failed delivery must not be stored before it.
+   * Hands everything held of `session`'s queue back to it (in order) and consumes it again from
+   * there: what follows a failed delivery must not be stored before it.
    */
-  async rewind(reason: string): Promise<void> {
-    this.log.warn(`returning every held message to ${this.settings.queue} and consuming again: ${reason}`);
-    await this.session?.close(reason);
+  async rewind(session: ConsumerSession, reason: string): Promise<void> {
+    this.log.warn(`returning every held message to ${session.queue} and consuming again: ${reason}`);
+    await this.consumerOf(session)?.close(reason, true);
   }
 
-  /** Hands everything held back and stops consuming until {@link resume} (another replica may take over). */
+  /** Hands everything back and stops consuming until {@link resume} (another replica may take over). */
   async suspend(reason: string): Promise<void> {
     if (this.suspendedFor) return;
     this.suspendedFor = reason;
-    this.log.warn(`pausing consumption of ${this.settings.queue} and returning every held message: ${reason}`);
-    await this.session?.close(`paused: ${reason}`);
+    this.log.warn(`pausing consumption of ${this.describe()} and returning every held message: ${reason}`);
+    await this.closeAll(`paused: ${reason}`);
   }
 
-  async resume(): Promise<void> {
+  resume(): void {
     if (!this.suspendedFor) return;
-    this.log.log(`resuming consumption of ${this.settings.queue}`);
+    this.log.log(`resuming consumption of ${this.describe()}`);
     this.suspendedFor = undefined;
-    await this.openSession();
+    this.subscribeAll((consumer, delayMs) => consumer.start(delayMs));
   }
 
   /**
@@ -136,20 +169,25 @@ export class RecordsRmqServer extends ServerRMQ {
    */
   drain(): void {
     this.stopping = true;
-    clearTimeout(this.reopenTimer);
-    if (this.session) this.session.draining = true;
+    for (const consumer of this.consumers) consumer.drain();
   }
 
   /** Shutdown, last step: returns whatever is still held and consumes no more. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.reopenTimer);
-    await this.session?.close('shutting down');
+    await this.closeAll('shutting down');
   }
 
+  /** Consuming while every queue due has a consumer (a standby subscription waiting its delay counts). */
   consumerState(): ConsumerState {
-    if (this.session?.consumerTag) return { consuming: true };
-    return { consuming: false, reason: this.suspendedFor ? `paused: ${this.suspendedFor}` : this.lastEnd };
+    if (this.suspendedFor) return { consuming: false, reason: `paused: ${this.suspendedFor}` };
+    for (const consumer of this.consumers) {
+      const reason = consumer.notConsuming();
+      if (reason !== undefined) {
+        return { consuming: false, reason: this.consumers.length > 1 ? `${consumer.queue}: ${reason}` : reason };
+      }
+    }
+    return { consuming: true };
   }
 
   /** Whether the AMQP connection is up right now. */
@@ -163,8 +201,8 @@ export class RecordsRmqServer extends ServerRMQ {
    * DLQ, never a loss.
    */
   async deadLetter(message: ConsumeMessage, session: ConsumerSession, detail: string, reason: string): Promise<void> {
-    const { deadLetterQueue } = queueDeclaration(this.settings.queue);
-    this.log.warn(`dead-lettering message ${message.fields.deliveryTag} from ${this.settings.queue}: ${detail}`);
+    const deadLetterQueue = this.deadLetterQueue;
+    this.log.warn(`dead-lettering message ${message.fields.deliveryTag} from ${session.queue}: ${detail}`);
     try {
       await new Promise<void>((resolve, reject) => {
         session.channel.publish(
@@ -178,7 +216,7 @@ export class RecordsRmqServer extends ServerRMQ {
             headers: {
               ...(message.properties.headers ?? {}),
               [DEAD_LETTER_REASON_HEADER]: detail.slice(0, 512),
-              [DEAD_LETTER_QUEUE_HEADER]: this.settings.queue,
+              [DEAD_LETTER_QUEUE_HEADER]: session.queue,
             },
           },
           (error: unknown) =>
@@ -192,65 +230,32 @@ export class RecordsRmqServer extends ServerRMQ {
     }
   }
 
-  private async openSession(): Promise<void> {
-    if (this.session || this.opening || this.suspendedFor || this.stopping || !this.connection) return;
-    const connection = this.connection;
-    this.opening = this.startSession(connection).finally(() => {
-      this.opening = undefined;
-    });
-    await this.opening;
+  private isPreferred(partition: number): boolean {
+    return this.settings.preferred?.(partition) ?? true;
   }
 
-  private async startSession(connection: ChannelFactory): Promise<void> {
-    let channel: ConfirmChannel | undefined;
-    try {
-      channel = await connection.createConfirmChannel();
-      // A channel error must end this session only: unhandled, amqplib would take the connection down.
-      channel.on('error', (error: Error) => this.log.warn(`consumer channel error: ${error.message}`));
-      await declareTopology(channel);
-      await channel.prefetch(this.settings.prefetch, false);
-    } catch (error) {
-      this.lastEnd = `could not open a channel: ${error instanceof Error ? error.message : String(error)}`;
-      this.log.warn(this.lastEnd);
-      await channel?.close().catch(() => undefined);
-      this.scheduleReopen();
-      return;
-    }
-    const session = new ConsumerSession(++this.sessions, channel, (ended, reason) => this.sessionEnded(ended, reason));
-    this.session = session;
-    for (const listener of this.sessionListeners) listener(session);
-    try {
-      const { consumerTag } = await channel.consume(this.settings.queue, (message) => this.deliver(message, session), {
-        noAck: false,
-      });
-      session.consumerTag = consumerTag;
-    } catch (error) {
-      await session.close(`could not consume: ${error instanceof Error ? error.message : String(error)}`);
-      return;
-    }
-    // Asked to stop or pause while the session was opening: hand it back at once.
-    if (this.suspendedFor || this.stopping) await session.close('paused while opening');
-    else this.listening?.();
+  /** Subscribes to the preferred partitions now and to the others as a standby, a little later. */
+  private subscribeAll(start: (consumer: QueueConsumer, delayMs: number) => void): void {
+    const standbyDelayMs = this.settings.standbyDelayMs ?? DEFAULT_STANDBY_DELAY_MS;
+    this.consumers.forEach((consumer, partition) => start(consumer, this.isPreferred(partition) ? 0 : standbyDelayMs));
   }
 
-  private sessionEnded(session: ConsumerSession, reason: string): void {
-    if (this.session !== session) return;
-    this.session = undefined;
-    this.lastEnd = `consumer session ended: ${reason}`;
-    this.scheduleReopen();
+  private async closeAll(reason: string): Promise<void> {
+    await Promise.all(this.consumers.map((consumer) => consumer.close(reason, false)));
   }
 
-  private scheduleReopen(): void {
-    if (this.stopping || this.suspendedFor || this.reopenTimer) return;
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = undefined;
-      void this.openSession();
-    }, REOPEN_DELAY_MS);
+  private consumerOf(session: ConsumerSession): QueueConsumer | undefined {
+    return this.consumers.find((consumer) => consumer.queue === session.queue);
   }
 
-  private deliver(message: ConsumeMessage | null, session: ConsumerSession): void {
+  private describe(): string {
+    const [first] = this.consumers;
+    return this.consumers.length === 1 && first ? first.queue : `the ${this.settings.sink} partitions`;
+  }
+
+  private deliver(message: ConsumeMessage | null, session: ConsumerSession, queue: string): void {
     if (message === null) {
-      this.log.warn(`the broker cancelled the consumer of ${this.settings.queue}; subscribing again`);
+      this.log.warn(`the broker cancelled the consumer of ${queue}; subscribing again`);
       void session.close('the broker cancelled the consumer');
       return;
     }
@@ -271,7 +276,7 @@ export class RecordsRmqServer extends ServerRMQ {
     // The handler runs in the filter's hand-off context (W3C trace context in the headers): its
     // span (`@Traced` on the handler) is a child of the hand-off.
     const replayed = typeof message.properties.headers?.[REPLAYED_HEADER] === 'number';
-    const rmq = new RecordsContext(message, session, index, replayed, this.settings.queue);
+    const rmq = new RecordsContext(message, session, index, replayed, session.queue);
     await context.with(extractTraceContext(message.properties.headers), () =>
       this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
     );

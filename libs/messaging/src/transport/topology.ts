@@ -1,23 +1,38 @@
 import type { Channel } from 'amqplib';
 import {
+  CONSISTENT_HASH_EXCHANGE_TYPE,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_ARGUMENTS,
-  RECORD_QUEUES,
+  recordTopology,
   RECORDS_EXCHANGE,
 } from '@dataflow/contracts';
 
 /**
- * Declares the whole topology of CONTRACT.md §5 (idempotent; the same arguments in every app).
- * Runs in each channel's setup, so it is redone after every reconnect, before anything is
- * published or consumed on that channel.
+ * Declares the whole topology of CONTRACT.md §5 for `partitions` partitions per sink (idempotent;
+ * the same arguments in every app, which must all be given the same `RECORD_PARTITIONS`). Runs in
+ * each channel's setup, so it is redone after every reconnect, before anything is published or
+ * consumed on that channel.
+ *
+ * Partitioned, each sink's consistent-hash exchange is bound to the fanout exchange, and its
+ * partition queues to it with equal weights, in partition order. The exchange maps a routing key to
+ * a bucket by the order its bindings were made in, so they are always made in the same order, and a
+ * partition queue deleted by hand moves the sources of its bucket when it is bound again (see
+ * docs/scale-out.md: changing the partitions needs a drain).
  */
-export async function declareTopology(channel: Channel): Promise<void> {
+export async function declareTopology(channel: Channel, partitions: number): Promise<void> {
   await channel.assertExchange(RECORDS_EXCHANGE, 'fanout', { durable: true });
   await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
-  for (const { queue, deadLetterQueue, arguments: args } of RECORD_QUEUES) {
+  for (const { deadLetterQueue, partitionExchange, queues } of recordTopology(partitions)) {
     await channel.assertQueue(deadLetterQueue, { durable: true, arguments: { ...DEAD_LETTER_QUEUE_ARGUMENTS } });
     await channel.bindQueue(deadLetterQueue, DEAD_LETTER_EXCHANGE, deadLetterQueue);
-    await channel.assertQueue(queue, { durable: true, arguments: { ...args } });
-    await channel.bindQueue(queue, RECORDS_EXCHANGE, '');
+    if (partitionExchange !== undefined) {
+      await channel.assertExchange(partitionExchange, CONSISTENT_HASH_EXCHANGE_TYPE, { durable: true });
+      await channel.bindExchange(partitionExchange, RECORDS_EXCHANGE, '');
+    }
+    for (const { queue, arguments: args } of queues) {
+      await channel.assertQueue(queue, { durable: true, arguments: { ...args } });
+      // A consistent-hash binding's key is the queue's weight.
+      await channel.bindQueue(queue, partitionExchange ?? RECORDS_EXCHANGE, partitionExchange ? '1' : '');
+    }
   }
 }

@@ -13,6 +13,15 @@ export function prefetchFor(maxHeldRecords: number, prefetch: number | undefined
   return prefetch ?? Math.max(1, Math.floor(maxHeldRecords / MAX_RECORDS_PER_MESSAGE));
 }
 
+/**
+ * The prefetch of each partition's consumer: a writer may be active on every partition of its sink
+ * (the others' writers gone), so the bound is shared out among them. At least 1 each, so with more
+ * partitions than the prefetch allows the bound is exceeded by up to that many messages.
+ */
+export function prefetchPerPartition(prefetch: number, partitions: number): number {
+  return Math.max(1, Math.floor(prefetch / partitions));
+}
+
 /** An explicit prefetch must fit the bound too: refused at start otherwise, naming the variable. */
 export function checkHeldBound(
   prefetch: { readonly name: string; readonly value: number | undefined },

@@ -82,7 +82,8 @@ export interface RecordWriterOptions {
  */
 export class RecordWriter implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RecordWriter');
-  private readonly batcher: DeliveryBatcher;
+  /** One per queue (partition): each partition's records are batched and written in its own order. */
+  private readonly batchers = new Map<string, DeliveryBatcher>();
   private readonly commitLog: CommitLog | undefined;
   private paused = false;
   private stopping = false;
@@ -98,13 +99,6 @@ export class RecordWriter implements BeforeApplicationShutdown {
     private readonly options: RecordWriterOptions,
   ) {
     this.commitLog = options.commitLog ? new CommitLog(options.commitLog) : undefined;
-    this.batcher = new DeliveryBatcher({
-      batchSize: options.batchSize,
-      batchMs: options.batchMs,
-      // The store method carries its policy (`@Resilient`): transient failures are retried there.
-      store: (records, context, signal) => this.store(records, context, signal),
-      isPermanent: (error) => this.target.isPermanent(error),
-    });
     this.policy.breaker?.onStateChange((state) => {
       if (state === CircuitState.Open) void this.pauseUntilBack();
     });
@@ -121,15 +115,34 @@ export class RecordWriter implements BeforeApplicationShutdown {
         `delivery ${index} of consumer session ${session.id} reached the writer after a later one`,
       );
       this.logger.error(`${error.message}: a bug in the path from the channel to the writer; consuming again`);
-      void this.server.rewind(error.message);
+      void this.server.rewind(session, error.message);
       return Promise.reject(error);
     }
-    const done = this.batcher.add(records, session.signal, replayed);
+    const done = this.batcherOf(session.queue).add(records, session.signal, replayed);
     done.catch((error: unknown) => {
       if (error instanceof PermanentStoreError || isCancellation(error) || !session.open) return;
-      void this.server.rewind(`a write failed: ${error instanceof Error ? error.message : String(error)}`);
+      void this.server.rewind(session, `a write failed: ${error instanceof Error ? error.message : String(error)}`);
     });
     return done;
+  }
+
+  /**
+   * The batcher of a queue. Partitions hold disjoint sources, so their writes may run at once (as
+   * many as this writer has active partitions); within a partition they are serialised, in order.
+   */
+  private batcherOf(queue: string): DeliveryBatcher {
+    let batcher = this.batchers.get(queue);
+    if (!batcher) {
+      batcher = new DeliveryBatcher({
+        batchSize: this.options.batchSize,
+        batchMs: this.options.batchMs,
+        // The store method carries its policy (`@Resilient`): transient failures are retried there.
+        store: (records, context, signal) => this.store(records, context, signal),
+        isPermanent: (error) => this.target.isPermanent(error),
+      });
+      this.batchers.set(queue, batcher);
+    }
+    return batcher;
   }
 
   /** Stops intake, writes the batches in hand, then hands the rest back. */
@@ -137,7 +150,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
     this.stopping = true;
     this.server.drain();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref());
-    await Promise.race([this.batcher.flush(), timeout]);
+    await Promise.race([Promise.all([...this.batchers.values()].map((batcher) => batcher.flush())), timeout]);
     // Let the acknowledgements of the last batch go out before the channel closes.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await this.server.stop();
@@ -201,7 +214,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
     }
     this.paused = false;
     this.lastResume = Date.now();
-    if (!this.stopping) await this.server.resume();
+    if (!this.stopping) this.server.resume();
   }
 }
 

@@ -2,7 +2,8 @@ import type { INestApplication, Type } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import type { AppDefinition } from '@dataflow/app-shell';
 import type { PolicyOptions } from '@dataflow/resilience';
-import { prefetchFor } from './held-records';
+import type { Sink } from '@dataflow/contracts';
+import { prefetchFor, prefetchPerPartition } from './held-records';
 import type { RecordStore } from './record-writer';
 import { writerValues } from './writer-env';
 import { RecordsConsumer } from './records.consumer';
@@ -17,7 +18,8 @@ export interface WriterDefinition<Config extends Record<string, unknown>> extend
 > {
   /** Of its own variables: the shared ones (writerVariables) are read as `<prefix>_BATCH_SIZE` and so on. */
   readonly prefix: string;
-  readonly queue: string;
+  /** The sink whose queues (all its partitions) it consumes. */
+  readonly sink: Sink;
   readonly store: Type<RecordStore>;
   /** The name of its store's policy. */
   readonly policy: string;
@@ -36,7 +38,7 @@ export interface WriterDefinition<Config extends Record<string, unknown>> extend
 export function writerApp<Config extends Record<string, unknown>>(
   writer: WriterDefinition<Config>,
 ): AppDefinition<Config> {
-  const { prefix, queue, store, policy, storePolicy, ...app } = writer;
+  const { prefix, sink, store, policy, storePolicy, ...app } = writer;
   const values = (config: ConfigService<Config, true>) =>
     writerValues(prefix, (name) => (config as unknown as ConfigService).get<unknown>(name));
   return {
@@ -61,10 +63,14 @@ export function writerApp<Config extends Record<string, unknown>>(
     providers: writerProviders(store, (config: ConfigService<Config, true>) => {
       const shared = values(config);
       const untyped = config as unknown as ConfigService;
+      const partitions = untyped.getOrThrow<number>('RECORD_PARTITIONS');
+      const { ORDINAL: ordinal, REPLICAS: replicas } = shared;
       return {
         rabbitmqUrl: untyped.getOrThrow<string>('RABBITMQ_URL'),
-        queue,
-        prefetch: prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH),
+        sink,
+        partitions,
+        prefetch: prefetchPerPartition(prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH), partitions),
+        preferred: ordinal === undefined ? undefined : (partition: number) => partition % replicas === ordinal,
         policy,
         batchSize: shared.BATCH_SIZE,
         batchMs: shared.BATCH_MS,

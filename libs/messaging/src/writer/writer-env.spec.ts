@@ -12,10 +12,24 @@ describe('the writers’ shared variables', () => {
       'TEST_WRITER_BREAKER_FAILURES',
       'TEST_WRITER_BREAKER_HALF_OPEN_MS',
       'TEST_WRITER_MAX_HELD_RECORDS',
+      'TEST_WRITER_REPLICAS',
       'TEST_WRITER_RETRY_MAX_MS',
     ]);
     const values = writerValues('TEST_WRITER', (name) => (env as Record<string, unknown>)[name]);
-    expect(values).toMatchObject({ BATCH_SIZE: 1000, BATCH_MS: 10, PREFETCH: undefined });
+    expect(values).toMatchObject({
+      BATCH_SIZE: 1000,
+      BATCH_MS: 10,
+      PREFETCH: undefined,
+      ORDINAL: undefined,
+      REPLICAS: 1,
+    });
+  });
+
+  it('refuse an ordinal that is not below the replicas, naming the variable', () => {
+    const result = schema.safeParse({ TEST_WRITER_ORDINAL: '3', TEST_WRITER_REPLICAS: '3' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['TEST_WRITER_ORDINAL']);
+    expect(schema.safeParse({ TEST_WRITER_ORDINAL: '2', TEST_WRITER_REPLICAS: '3' }).success).toBe(true);
   });
 
   it('refuse an explicit prefetch that can hold more than the held bound, naming the variable', () => {

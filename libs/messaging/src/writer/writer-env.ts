@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, integer, optionalInteger, rabbitEnv } from '@dataflow/config';
+import { MAX_PARTITIONS } from '@dataflow/contracts';
 import { checkHeldBound, DEFAULT_MAX_HELD_RECORDS } from './held-records';
 
 /** The variables every writer has, each under its prefix (`DB_WRITER_BATCH_SIZE`, `MONGO_WRITER_BATCH_SIZE`). */
@@ -16,6 +17,14 @@ const WRITER_VARIABLES = {
   RETRY_MAX_MS: integer(10_000, 100, 600_000),
   /** A file to append each write's commit time to, for exact latencies (see CommitLog); unset: none. */
   COMMIT_LOG: z.string().min(1).optional(),
+  /**
+   * This writer's place among the writers of its sink (the StatefulSet ordinal) and their number:
+   * it subscribes first to the partitions p with p mod REPLICAS = ORDINAL and to the others a few
+   * seconds later, as a standby, which spreads the partitions' active consumers over the writers.
+   * Unset ordinal: every partition at once.
+   */
+  ORDINAL: optionalInteger(0, MAX_PARTITIONS - 1),
+  REPLICAS: integer(1, 1, MAX_PARTITIONS),
 };
 
 type Variables = typeof WRITER_VARIABLES;
@@ -47,6 +56,13 @@ export function checkWriterBound(prefix: string) {
       { name: `${prefix}_MAX_HELD_RECORDS`, value: values.MAX_HELD_RECORDS },
       context,
     );
+    if (values.ORDINAL !== undefined && values.ORDINAL >= values.REPLICAS) {
+      context.addIssue({
+        code: 'custom',
+        path: [`${prefix}_ORDINAL`],
+        message: `must be below ${prefix}_REPLICAS (${values.REPLICAS}): ordinals count from 0`,
+      });
+    }
   };
 }
 

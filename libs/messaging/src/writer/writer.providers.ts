@@ -1,5 +1,6 @@
 import type { Provider, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Sink } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import { RecordWriter, type RecordStore } from './record-writer';
@@ -10,8 +11,12 @@ import { RECORD_STORE } from './writer-readiness';
 /** What distinguishes one writer from the other, read from its validated configuration. */
 export interface WriterSettings {
   readonly rabbitmqUrl: string;
-  readonly queue: string;
+  readonly sink: Sink;
+  readonly partitions: number;
+  /** Per partition. */
   readonly prefetch: number;
+  /** The partitions this writer subscribes to first (see RecordsServerOptions); unset: all. */
+  readonly preferred: ((partition: number) => boolean) | undefined;
   readonly policy: string;
   readonly batchSize: number;
   readonly batchMs: number;
@@ -40,8 +45,10 @@ export function writerProviders<Config extends Record<string, unknown>>(
         metrics.declareRejections([...DECODE_FAILURE_REASONS, 'store_refused']);
         return new RecordsRmqServer({
           url: s.rabbitmqUrl,
-          queue: s.queue,
+          sink: s.sink,
+          partitions: s.partitions,
           prefetch: s.prefetch,
+          preferred: s.preferred,
           onDeadLetter: (reason) => metrics.recordRejected(reason),
         });
       },

@@ -1,0 +1,163 @@
+import { Logger } from '@nestjs/common';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { ConsumerSession } from './consumer-session';
+
+/** The promise-API connection amqp-connection-manager hands out on every (re)connect. */
+export interface ChannelFactory {
+  createConfirmChannel(): Promise<ConfirmChannel>;
+}
+
+/** What a queue's consumer needs from the server that runs it. */
+export interface ConsumerHost {
+  /** The connection to open channels on; undefined while disconnected. */
+  connection(): ChannelFactory | undefined;
+  /** Whether no session may open now (paused or stopping). */
+  held(): boolean;
+  /** Prepares a new channel (topology, prefetch) before its consumer subscribes. */
+  setUp(channel: ConfirmChannel): Promise<void>;
+  /** A new session number, unique within the process. */
+  nextSessionId(): number;
+  /** Called with every new session, before its first delivery. */
+  started(session: ConsumerSession): void;
+  /** Called when a session subscribed. */
+  consuming(): void;
+  deliver(message: ConsumeMessage | null, session: ConsumerSession, queue: string): void;
+}
+
+/** How long after a session ended by itself a new one is opened (the broker had a reason). */
+const REOPEN_DELAY_MS = 1000;
+
+/**
+ * The consumer of one queue (one partition of a sink): at most one {@link ConsumerSession} at a
+ * time, a new one opened whenever the last ended without being asked to (a channel the broker
+ * closed, a consumer it cancelled, a lost connection). With the queue's single active consumer,
+ * the session is the queue's active consumer or waits as its standby.
+ */
+export class QueueConsumer {
+  private readonly log = new Logger('QueueConsumer');
+  private session: ConsumerSession | undefined;
+  private opening: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastEnd = 'not connected to RabbitMQ yet';
+  /** Whether this process subscribes now (a standby subscription waits for its delay first). */
+  private due = false;
+
+  constructor(
+    readonly queue: string,
+    /** Consumer priority (RabbitMQ 4.0 and later pick the single active consumer by it). */
+    private readonly priority: number,
+    private readonly host: ConsumerHost,
+  ) {}
+
+  /** Subscribes after `delayMs` (0: now), unless it is subscribed or about to be already. */
+  start(delayMs: number): void {
+    if (delayMs === 0) {
+      this.due = true;
+      this.cancelTimer();
+      void this.open();
+      return;
+    }
+    if (this.due || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.due = true;
+      void this.open();
+    }, delayMs);
+  }
+
+  /** On a new connection: subscribes after `delayMs` again, as at the start. */
+  restart(delayMs: number): void {
+    this.due = false;
+    this.cancelTimer();
+    this.start(delayMs);
+  }
+
+  /**
+   * Ends the session, handing everything it holds back to the queue in order. `reopen`: subscribe
+   * again after the usual delay (rewind); otherwise only the next {@link start} subscribes.
+   */
+  async close(reason: string, reopen: boolean): Promise<void> {
+    if (!reopen) {
+      this.due = false;
+      this.cancelTimer();
+    }
+    await this.session?.close(reason);
+  }
+
+  /** Shutdown, first step: deliveries from now on are held unprocessed until the channel closes. */
+  drain(): void {
+    this.due = false;
+    this.cancelTimer();
+    if (this.session) this.session.draining = true;
+  }
+
+  /** Why this queue is not consumed right now; undefined while it is, or its standby delay runs. */
+  notConsuming(): string | undefined {
+    if (this.session?.consumerTag || !this.due) return undefined;
+    return this.lastEnd;
+  }
+
+  private cancelTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async open(): Promise<void> {
+    const connection = this.host.connection();
+    if (this.session || this.opening || !this.due || this.host.held() || !connection) return;
+    this.opening = this.subscribe(connection).finally(() => {
+      this.opening = undefined;
+    });
+    await this.opening;
+  }
+
+  private async subscribe(connection: ChannelFactory): Promise<void> {
+    let channel: ConfirmChannel | undefined;
+    try {
+      channel = await connection.createConfirmChannel();
+      // A channel error must end this session only: unhandled, amqplib would take the connection down.
+      channel.on('error', (error: Error) => this.log.warn(`consumer channel of ${this.queue}: ${error.message}`));
+      await this.host.setUp(channel);
+    } catch (error) {
+      this.lastEnd = `could not open a channel: ${error instanceof Error ? error.message : String(error)}`;
+      this.log.warn(`${this.queue}: ${this.lastEnd}`);
+      await channel?.close().catch(() => undefined);
+      this.scheduleReopen();
+      return;
+    }
+    const session = new ConsumerSession(this.host.nextSessionId(), this.queue, channel, (ended, reason) =>
+      this.ended(ended, reason),
+    );
+    this.session = session;
+    this.host.started(session);
+    try {
+      const { consumerTag } = await channel.consume(
+        this.queue,
+        (message) => this.host.deliver(message, session, this.queue),
+        { noAck: false, priority: this.priority },
+      );
+      session.consumerTag = consumerTag;
+    } catch (error) {
+      await session.close(`could not consume: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    // Asked to stop or pause while the session was opening: hand it back at once.
+    if (this.host.held() || !this.due) await session.close('paused while opening');
+    else this.host.consuming();
+  }
+
+  private ended(session: ConsumerSession, reason: string): void {
+    if (this.session !== session) return;
+    this.session = undefined;
+    this.lastEnd = `consumer session ended: ${reason}`;
+    this.scheduleReopen();
+  }
+
+  private scheduleReopen(): void {
+    if (!this.due || this.host.held() || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.open();
+    }, REOPEN_DELAY_MS);
+  }
+}
