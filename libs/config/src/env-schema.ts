@@ -67,6 +67,39 @@ function urlString(defaultValue: string, protocols: readonly string[]) {
     );
 }
 
+/**
+ * One URL, or several separated by commas (the nodes of a cluster, tried in turn on every
+ * reconnect); kept as the string given. See {@link urlList}.
+ */
+export function urls(defaultValue: string, protocols: readonly string[]) {
+  return z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .default(defaultValue)
+      .refine(
+        (value) =>
+          urlList(value).length > 0 &&
+          urlList(value).every((item) => {
+            try {
+              return protocols.includes(new URL(item).protocol);
+            } catch {
+              return false;
+            }
+          }),
+        `must be a URL with scheme ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}, or several separated by commas`,
+      ),
+  );
+}
+
+/** The URLs of a {@link urls} value. */
+export function urlList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
 export function optionalSecret() {
   return z
     .string()
@@ -88,7 +121,8 @@ export const commonEnv = {
 };
 
 export const rabbitEnv = {
-  RABBITMQ_URL: url('amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
+  /** Several nodes of a cluster may be listed, comma-separated: a lost connection moves to the next. */
+  RABBITMQ_URL: urls('amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
   /**
    * Partitions per sink of the RabbitMQ topology (docs/scale-out.md): 1 is the unpartitioned
    * topology of CONTRACT.md §5. Every app that touches the broker must be given the same value.

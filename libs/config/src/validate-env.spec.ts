@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './config-error';
-import { commonEnv, decimal, flag, integer, optionalSecret, port, rabbitEnv, url } from './env-schema';
+import { commonEnv, decimal, flag, integer, optionalSecret, port, rabbitEnv, url, urlList } from './env-schema';
 import { validateEnv } from './validate-env';
 
 const schema = z.object({
@@ -80,6 +80,19 @@ describe('validateEnv: defaults and coercion', () => {
   it('accepts a URL with any of the allowed schemes', () => {
     expect(validate({ RABBITMQ_URL: 'amqps://u:p@broker:5671/vh' }).RABBITMQ_URL).toBe('amqps://u:p@broker:5671/vh');
     expect(validate({ APP_WS_URL: 'wss://filter.example/ingest' }).APP_WS_URL).toBe('wss://filter.example/ingest');
+  });
+
+  it('accepts several RabbitMQ nodes separated by commas, each a URL of an allowed scheme', () => {
+    const nodes = 'amqp://u:p@rabbit-1:5672, amqp://u:p@rabbit-2:5672,amqps://u:p@rabbit-3:5671';
+    expect(urlList(validate({ RABBITMQ_URL: nodes }).RABBITMQ_URL)).toEqual([
+      'amqp://u:p@rabbit-1:5672',
+      'amqp://u:p@rabbit-2:5672',
+      'amqps://u:p@rabbit-3:5671',
+    ]);
+    expect(configError({ RABBITMQ_URL: 'amqp://u:p@rabbit-1:5672,http://rabbit-2' }).message).toMatch(
+      /^RABBITMQ_URL: /,
+    );
+    expect(configError({ RABBITMQ_URL: ' , ' }).message).toMatch(/^RABBITMQ_URL: /);
   });
 
   it('treats an empty optional secret as unset', () => {

@@ -6,6 +6,7 @@ import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contrac
 import { declareTopology } from './topology';
 import { UnroutableMessageError } from './unroutable.error';
 import { RMQ_SOCKET_OPTIONS } from './socket-options';
+import { urlList } from '@dataflow/config';
 
 export interface RecordsClientOptions {
   readonly url: string;
@@ -30,7 +31,7 @@ export class RecordsRmqClient extends ClientRMQ {
 
   constructor(private readonly settings: RecordsClientOptions) {
     super({
-      urls: [settings.url],
+      urls: urlList(settings.url),
       exchange: RECORDS_EXCHANGE,
       exchangeType: 'fanout',
       persistent: true,

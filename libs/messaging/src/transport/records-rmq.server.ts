@@ -19,8 +19,10 @@ import { RecordsContext } from './records-context';
 import { decodeRecordsMessage } from './records-message.codec';
 import { declareTopology } from './topology';
 import { RMQ_SOCKET_OPTIONS } from './socket-options';
+import { urlList } from '@dataflow/config';
 
 export interface RecordsServerOptions {
+  /** A node's URL, or several separated by commas (tried in turn). */
   readonly url: string;
   /** The sink whose queues this server consumes: all its partitions. */
   readonly sink: Sink;
@@ -73,7 +75,7 @@ export class RecordsRmqServer extends ServerRMQ {
     const sink = recordTopology(settings.partitions).find((s) => s.sink === settings.sink);
     if (!sink) throw new Error(`unknown sink ${settings.sink}`);
     super({
-      urls: [settings.url],
+      urls: urlList(settings.url),
       queue: sink.queues[0]?.queue,
       noAck: false,
       prefetchCount: settings.prefetch,
