@@ -221,6 +221,8 @@ export class PipelineRun {
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_SECONDS: '20',
       RABBITMQ_URL: options.rabbitmqUrl,
+      // The topology this harness declares and reads: unpartitioned, whatever .env says.
+      RECORD_PARTITIONS: '1',
     };
     const nodeArgs = (app: AppName): string[] =>
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`] : [];

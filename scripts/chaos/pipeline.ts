@@ -134,6 +134,8 @@ export class Pipeline {
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_SECONDS: '20',
       RABBITMQ_URL: options.rabbitmqUrl,
+      // The topology this harness declares and reads: unpartitioned, whatever .env says.
+      RECORD_PARTITIONS: '1',
     };
     const app = (name: InstanceName, env: Record<string, string>): AppProcess =>
       new AppProcess({

@@ -27,6 +27,7 @@ import {
 import { sleep, waitUntil } from '../kit/wait';
 import { abortRun, AbortedError, runAborted, runSignal } from './abort';
 import { errorText } from '../kit/tool';
+import { parseScaleOptions, runScale, SCALE_USAGE, type ScaleOptions } from './scale';
 
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 45_000;
@@ -302,6 +303,12 @@ function describe(options: ChaosOptions, source: string): string {
 }
 
 async function main(): Promise<number> {
+  const scenario = process.argv.indexOf('--scenario');
+  if (scenario >= 0)
+    return runScenario(
+      process.argv[scenario + 1],
+      process.argv.slice(2).filter((_, i) => i !== scenario - 2 && i !== scenario - 1),
+    );
   let options: ChaosOptions;
   try {
     const parsed = parseOptions(process.argv.slice(2), process.env);
@@ -517,6 +524,40 @@ async function main(): Promise<number> {
     }
   }
   return exitCode;
+}
+
+/** `--scenario NAME`: `default` is this file's run, `scale` the partitioned cluster run (scale.ts). */
+async function runScenario(name: string | undefined, argv: readonly string[]): Promise<number> {
+  if (name === 'default') {
+    process.argv = [...process.argv.slice(0, 2), ...argv];
+    return main();
+  }
+  if (name !== 'scale') {
+    console.error(`chaos: unknown scenario "${name ?? ''}" (known: default, scale)`);
+    return 64;
+  }
+  let options: ScaleOptions;
+  try {
+    const parsed = parseScaleOptions(argv, process.env);
+    if (parsed === 'help') {
+      console.log(SCALE_USAGE);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    console.error(`chaos: ${errorText(error)}\n\n${SCALE_USAGE}`);
+    return 64;
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('chaos: must run as root (it starts and kills RabbitMQ nodes)');
+    return 2;
+  }
+  const missing = missingBuilds();
+  if (missing.length > 0) {
+    console.error(`chaos: no build of ${missing.join(', ')} in dist/; run npm run build first`);
+    return 2;
+  }
+  return runScale(options);
 }
 
 function serializable(observation: FaultObservation): Record<string, unknown> {
