@@ -13,6 +13,8 @@ const PER_PHASE = 60;
 const PER_MESSAGE = 10;
 /** The writers' standby subscriptions start this long after their preferred ones (the server's default). */
 const STANDBY_DELAY_MS = 5000;
+/** How often a writer hands back a partition it does not prefer (short, so the spec sees it). */
+const REBALANCE_MS = 2000;
 
 /** One committed write of the commit log: `<epoch ms> <source> <first seq> <last seq>`. */
 interface Commit {
@@ -47,7 +49,7 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
   const streams = new Map<string, DataRecord[]>(
     sources.map((source) => [
       source,
-      Array.from({ length: 2 * PER_PHASE }, (_, i) => highOrLow(source, i + 1, random() < 0.6)),
+      Array.from({ length: 3 * PER_PHASE }, (_, i) => highOrLow(source, i + 1, random() < 0.6)),
     ]),
   );
 
@@ -79,6 +81,7 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
       [`${prefix}_ORDINAL`]: String(ordinal),
       [`${prefix}_REPLICAS`]: '2',
       [`${prefix}_BATCH_MS`]: '20',
+      [`${prefix}_REBALANCE_MS`]: String(REBALANCE_MS),
       [`${prefix}_COMMIT_LOG`]: commitLog(app, port),
     });
     writers.push(writer);
@@ -119,23 +122,22 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
     }
   }
 
-  /** The sources each writer committed, and that no source has commits of one between those of another. */
-  function ownership(logs: readonly string[]): Set<string>[] {
+  /**
+   * The sources each writer committed. And fencing: a source's commits, in time order, change writer
+   * only at a hand-over, so they form at most `maxRuns` runs of one writer each; two writers writing a
+   * source at once would alternate.
+   */
+  function ownership(logs: readonly string[], maxRuns: number): Set<string>[] {
     const perWriter = logs.map((file) => commits(file).filter((c) => sources.includes(c.source)));
-    const overlaps: string[] = [];
+    const interleaved: string[] = [];
     for (const source of sources) {
-      const spans = perWriter
-        .map((list) => list.filter((c) => c.source === source).map((c) => c.at))
-        .filter((times) => times.length > 0)
-        .map((times) => ({ first: Math.min(...times), last: Math.max(...times) }))
-        .sort((a, b) => a.first - b.first);
-      // One writer's writes of a source all end before the next writer's begin.
-      for (const [i, span] of spans.entries()) {
-        const before = spans[i - 1];
-        if (before && span.first < before.last) overlaps.push(`${source}: ${before.last} > ${span.first}`);
-      }
+      const timeline = perWriter
+        .flatMap((list, writer) => list.filter((c) => c.source === source).map((c) => ({ at: c.at, writer })))
+        .sort((a, b) => a.at - b.at);
+      const runs = timeline.filter((c, i) => i === 0 || c.writer !== timeline[i - 1]?.writer).length;
+      if (runs > maxRuns) interleaved.push(`${source}: ${runs} runs`);
     }
-    expect(overlaps).toEqual([]);
+    expect(interleaved).toEqual([]);
     return perWriter.map((list) => new Set(list.map((c) => c.source)));
   }
 
@@ -145,7 +147,7 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
     return total;
   }
 
-  it('shares the partitions between two writers per sink, moves a killed writer’s partitions, and stores every record once', async () => {
+  it('shares the partitions between two writers per sink, moves a killed writer’s partitions and back after its restart, and stores every record once', async () => {
     // Started together, as a StatefulSet with parallel pod management starts them: each subscribes to
     // its preferred partitions at once and to the others as the standby, 5 s later.
     const [mongoA, , dbA] = await Promise.all([
@@ -163,12 +165,13 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
     const dbLogs = [commitLog('db-writer', 3763), commitLog('db-writer', 3764)];
     // Balanced: each writer is active on its preferred partitions, so both wrote, and no source twice.
     for (const logs of [mongoLogs, dbLogs]) {
-      const [a, b] = ownership(logs);
+      const [a, b] = ownership(logs, 1);
       expect(a?.size).toBeGreaterThan(0);
       expect(b?.size).toBeGreaterThan(0);
       expect((a?.size ?? 0) + (b?.size ?? 0)).toBe(SOURCES);
     }
-    const [ownedByA] = ownership(mongoLogs);
+    const [ownedByA] = ownership(mongoLogs, 1);
+    const [dbOwnedByA] = ownership(dbLogs, 1);
 
     // Writer A of each sink is SIGKILLed a third of the way through the second phase.
     const killAfter = Math.floor((PER_PHASE / PER_MESSAGE) * SOURCES * (1 / 3));
@@ -177,9 +180,30 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
     });
     await storedExactly(2 * PER_PHASE);
     // The survivors took over A's partitions: B wrote A's sources after A stopped, never alongside.
-    const [, afterB] = ownership(mongoLogs);
+    const [, afterB] = ownership(mongoLogs, 2);
     for (const source of ownedByA ?? []) expect(afterB?.has(source)).toBe(true);
-    ownership(dbLogs);
+    ownership(dbLogs, 2);
+
+    // A comes back as the standby of everything (RabbitMQ 3.x keeps the active consumer); B hands
+    // the partitions A prefers back to it, one every REBALANCE_MS, once both are subscribed.
+    const restarted = Date.now();
+    await Promise.all([mongoA.start(), dbA.start()]);
+    // Records keep coming, spread over several rebalancing rounds: a writer hands back only a
+    // partition it is active on, which it knows by its deliveries.
+    await publish(2 * PER_PHASE + 1, 3 * PER_PHASE, () => sleep(100));
+    await storedExactly(3 * PER_PHASE);
+    for (const [logs, owned] of [
+      [mongoLogs, ownedByA],
+      [dbLogs, dbOwnedByA],
+    ] as const) {
+      const backToA = new Set(
+        commits(logs[0] ?? '')
+          .filter((c) => c.at >= restarted)
+          .map((c) => c.source),
+      );
+      expect([...(owned ?? [])].filter((source) => !backToA.has(source))).toEqual([]);
+      ownership(logs, 3);
+    }
     expect(await depths('mongo')).toBe(0);
     expect(await depths('postgres')).toBe(0);
   });

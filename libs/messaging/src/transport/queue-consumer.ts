@@ -41,6 +41,8 @@ export class QueueConsumer {
   private lastEnd = 'not connected to RabbitMQ yet';
   /** Whether this process subscribes now (a standby subscription waits for its delay first). */
   private due = false;
+  /** When the current session last received a message (epoch ms; 0: never). */
+  private lastDeliveryAt = 0;
 
   constructor(
     readonly queue: string,
@@ -91,6 +93,19 @@ export class QueueConsumer {
     if (this.session) this.session.draining = true;
   }
 
+  /**
+   * Hands the queue to the next consumer in line if this session is its active consumer (it received
+   * a message within `activeWithinMs`), then subscribes again, at the back of the line. With a single
+   * active consumer on RabbitMQ 3.x, the only way to move a queue back to the writer that prefers it.
+   * Resolves whether it handed the queue over.
+   */
+  async handOverIfActive(activeWithinMs: number, reason: string): Promise<boolean> {
+    const session = this.session;
+    if (!session?.consumerTag || !session.open || Date.now() - this.lastDeliveryAt > activeWithinMs) return false;
+    await this.close(reason, true);
+    return true;
+  }
+
   /** Why this queue is not consumed right now; undefined while it is, or its standby delay runs. */
   notConsuming(): string | undefined {
     if (this.session?.consumerTag || !this.due) return undefined;
@@ -133,7 +148,10 @@ export class QueueConsumer {
     try {
       const { consumerTag } = await channel.consume(
         this.queue,
-        (message) => this.host.deliver(message, session, this.queue),
+        (message) => {
+          this.lastDeliveryAt = Date.now();
+          this.host.deliver(message, session, this.queue);
+        },
         { noAck: false, priority: this.priority },
       );
       session.consumerTag = consumerTag;

@@ -31,13 +31,22 @@ export interface RecordsServerOptions {
   /** Unacknowledged messages the broker may push to each queue's consumer. */
   readonly prefetch: number;
   /**
-   * Whether partition `p` is one this process subscribes to first. The others it subscribes to
-   * `standbyDelayMs` later, so that with several writers starting together each partition's single
-   * active consumer is the one that prefers it (RabbitMQ 3.x activates the first to subscribe).
-   * Unset: every partition at once.
+   * This writer's place among `replicas` writers of the sink: it prefers the partitions p with
+   * p mod replicas = ordinal. It subscribes to those at once and to the others `standbyDelayMs`
+   * later, so that with several writers starting together each partition's single active consumer
+   * is the writer that prefers it (RabbitMQ 3.x activates the first to subscribe). Unset: it
+   * prefers every partition.
    */
-  readonly preferred?: (partition: number) => boolean;
+  readonly ordinal?: number;
+  readonly replicas?: number;
   readonly standbyDelayMs?: number;
+  /**
+   * With an ordinal: every this many ms, one partition this process is active on but does not prefer
+   * is handed to the next consumer in line when the writer that prefers it is connected. On RabbitMQ
+   * 3.x, where the first consumer to subscribe stays active, this moves partitions back to their
+   * writers after a restart or a rollout.
+   */
+  readonly rebalanceMs?: number;
   /** Called for every message the server dead-letters itself, with the reason. */
   readonly onDeadLetter?: (reason: string) => void;
 }
@@ -49,6 +58,8 @@ export type ConsumerState = { readonly consuming: true } | { readonly consuming:
 const PREFERRED_PRIORITY = 2;
 const STANDBY_PRIORITY = 1;
 const DEFAULT_STANDBY_DELAY_MS = 5000;
+/** AMQP reply code of a passive declare of another connection's exclusive queue. */
+const RESOURCE_LOCKED = 405;
 
 /**
  * Nest's RMQ server for a sink's record queues, with manual acknowledgement. Differences from the
@@ -69,6 +80,7 @@ export class RecordsRmqServer extends ServerRMQ {
   private suspendedFor: string | undefined;
   private stopping = false;
   private listening: (() => void) | undefined;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
   private readonly sessionListeners: Array<(session: ConsumerSession) => void> = [];
 
   constructor(private readonly settings: RecordsServerOptions) {
@@ -119,12 +131,14 @@ export class RecordsRmqServer extends ServerRMQ {
       manager.on('connect', ({ connection }) => {
         this.connection = connection as unknown as ChannelFactory;
         this.subscribeAll((consumer, delayMs) => consumer.restart(delayMs));
+        void this.announce(this.connection);
       });
       manager.on('disconnect', ({ err }) => {
         this.connection = undefined;
         this.log.warn(`disconnected from RabbitMQ: ${err instanceof Error ? err.message : 'unknown reason'}`);
       });
       manager.on('connectFailed', ({ err }) => this.log.warn(`RabbitMQ not reachable: ${err.message}`));
+      this.startRebalancing();
     } catch (error) {
       callback(error);
     }
@@ -132,6 +146,7 @@ export class RecordsRmqServer extends ServerRMQ {
 
   override async close(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.rebalanceTimer);
     await this.closeAll('the server is closing');
     await (this.server as AmqpConnectionManager | null)?.close();
   }
@@ -171,6 +186,7 @@ export class RecordsRmqServer extends ServerRMQ {
    */
   drain(): void {
     this.stopping = true;
+    clearInterval(this.rebalanceTimer);
     for (const consumer of this.consumers) consumer.drain();
   }
 
@@ -232,8 +248,74 @@ export class RecordsRmqServer extends ServerRMQ {
     }
   }
 
+  /**
+   * Makes this writer's presence visible to the others: an exclusive queue named after its sink and
+   * ordinal, which the broker deletes when the connection goes (see {@link startRebalancing}).
+   */
+  private async announce(connection: ChannelFactory): Promise<void> {
+    const { ordinal } = this.settings;
+    if (ordinal === undefined) return;
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', () => undefined);
+      await channel.assertQueue(presenceQueue(this.settings.sink, ordinal), {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+      });
+      await channel.close();
+    } catch (error) {
+      // RESOURCE_LOCKED: another process holds it (a second writer with this ordinal, or this one's
+      // last connection not yet gone). Partitions are still consumed; only the hand-backs lack it.
+      this.log.warn(`could not announce writer ${ordinal} of ${this.settings.sink}: ${errorText(error)}`);
+    }
+  }
+
+  /** Whether the writer with `ordinal` is connected (its presence queue exists). */
+  private async present(ordinal: number): Promise<boolean> {
+    const connection = this.connection;
+    if (!connection) return false;
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', () => undefined);
+      await channel.checkQueue(presenceQueue(this.settings.sink, ordinal));
+      await channel.close();
+      return true;
+    } catch (error) {
+      // The check closes the channel either way: 405 RESOURCE_LOCKED, the queue exists and is
+      // another connection's (the writer is there); 404 NOT_FOUND, it is not.
+      return (error as { code?: unknown }).code === RESOURCE_LOCKED;
+    }
+  }
+
+  /**
+   * See {@link RecordsServerOptions.rebalanceMs}. At most one partition a round, so that hand-overs
+   * do not pile up; a partition handed over may go to another standby first (the next in line),
+   * which hands it on in a later round, until the writer that prefers it is active.
+   */
+  private startRebalancing(): void {
+    const { ordinal, rebalanceMs, replicas } = this.settings;
+    if (ordinal === undefined || !rebalanceMs || !replicas || replicas < 2) return;
+    this.rebalanceTimer = setInterval(() => {
+      if (this.stopping || this.suspendedFor) return;
+      void (async () => {
+        for (const [partition, consumer] of this.consumers.entries()) {
+          const owner = partition % replicas;
+          if (owner === ordinal || !(await this.present(owner))) continue;
+          const reason = `handing ${consumer.queue} back: writer ${owner} prefers it and is connected`;
+          if (await consumer.handOverIfActive(rebalanceMs, reason)) {
+            this.log.log(reason);
+            return;
+          }
+        }
+      })();
+    }, rebalanceMs);
+    this.rebalanceTimer.unref();
+  }
+
   private isPreferred(partition: number): boolean {
-    return this.settings.preferred?.(partition) ?? true;
+    const { ordinal, replicas = 1 } = this.settings;
+    return ordinal === undefined || partition % replicas === ordinal;
   }
 
   /** Subscribes to the preferred partitions now and to the others as a standby, a little later. */
@@ -283,4 +365,13 @@ export class RecordsRmqServer extends ServerRMQ {
       this.handleEvent(RECORDS_PATTERN, { pattern: RECORDS_PATTERN, data: decoded.records }, rmq),
     );
   }
+}
+
+/** The queue whose existence says that writer `ordinal` of `sink` is connected. */
+export function presenceQueue(sink: Sink, ordinal: number): string {
+  return `dataflow.writers.${sink}.${ordinal}`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

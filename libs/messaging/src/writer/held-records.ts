@@ -14,12 +14,14 @@ export function prefetchFor(maxHeldRecords: number, prefetch: number | undefined
 }
 
 /**
- * The prefetch of each partition's consumer: a writer may be active on every partition of its sink
- * (the others' writers gone), so the bound is shared out among them. At least 1 each, so with more
- * partitions than the prefetch allows the bound is exceeded by up to that many messages.
+ * The prefetch of each partition's consumer: the writer's prefetch shared out among the partitions
+ * it prefers, the ones it is active on while every writer of its sink is up (all of them without an
+ * ordinal). So the held bound holds then, and a partition gets as many messages in flight as the
+ * writer can keep busy. While it also covers for a missing writer's partitions, it holds up to
+ * (partitions active on / partitions preferred) times the bound. At least 1 each.
  */
-export function prefetchPerPartition(prefetch: number, partitions: number): number {
-  return Math.max(1, Math.floor(prefetch / partitions));
+export function prefetchPerPartition(prefetch: number, preferredPartitions: number): number {
+  return Math.max(1, Math.floor(prefetch / Math.max(1, preferredPartitions)));
 }
 
 /** An explicit prefetch must fit the bound too: refused at start otherwise, naming the variable. */

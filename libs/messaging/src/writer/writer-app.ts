@@ -65,12 +65,18 @@ export function writerApp<Config extends Record<string, unknown>>(
       const untyped = config as unknown as ConfigService;
       const partitions = untyped.getOrThrow<number>('RECORD_PARTITIONS');
       const { ORDINAL: ordinal, REPLICAS: replicas } = shared;
+      const preferredCount =
+        ordinal === undefined
+          ? partitions
+          : Array.from({ length: partitions }, (_, p) => p).filter((p) => p % replicas === ordinal).length;
       return {
         rabbitmqUrl: untyped.getOrThrow<string>('RABBITMQ_URL'),
         sink,
         partitions,
-        prefetch: prefetchPerPartition(prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH), partitions),
-        preferred: ordinal === undefined ? undefined : (partition: number) => partition % replicas === ordinal,
+        prefetch: prefetchPerPartition(prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH), preferredCount),
+        ordinal,
+        replicas,
+        rebalanceMs: shared.REBALANCE_MS,
         policy,
         batchSize: shared.BATCH_SIZE,
         batchMs: shared.BATCH_MS,

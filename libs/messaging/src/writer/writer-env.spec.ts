@@ -12,6 +12,7 @@ describe('the writers’ shared variables', () => {
       'TEST_WRITER_BREAKER_FAILURES',
       'TEST_WRITER_BREAKER_HALF_OPEN_MS',
       'TEST_WRITER_MAX_HELD_RECORDS',
+      'TEST_WRITER_REBALANCE_MS',
       'TEST_WRITER_REPLICAS',
       'TEST_WRITER_RETRY_MAX_MS',
     ]);

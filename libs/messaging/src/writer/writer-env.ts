@@ -25,6 +25,12 @@ const WRITER_VARIABLES = {
    */
   ORDINAL: optionalInteger(0, MAX_PARTITIONS - 1),
   REPLICAS: integer(1, 1, MAX_PARTITIONS),
+  /**
+   * With an ordinal: how often a writer hands one partition it does not prefer back to the line of
+   * its consumers, once all REPLICAS writers are subscribed (RabbitMQ 3.x keeps the first subscriber
+   * active, so this is what rebalances after a restart), in ms.
+   */
+  REBALANCE_MS: integer(30_000, 1000, 3_600_000),
 };
 
 type Variables = typeof WRITER_VARIABLES;

@@ -16,7 +16,11 @@ export interface WriterSettings {
   /** Per partition. */
   readonly prefetch: number;
   /** The partitions this writer subscribes to first (see RecordsServerOptions); unset: all. */
-  readonly preferred: ((partition: number) => boolean) | undefined;
+  /** This writer's place among the `replicas` writers of its sink (see RecordsServerOptions); unset: none. */
+  readonly ordinal: number | undefined;
+  readonly replicas: number;
+  /** How often it hands back a partition it does not prefer. */
+  readonly rebalanceMs: number;
   readonly policy: string;
   readonly batchSize: number;
   readonly batchMs: number;
@@ -48,7 +52,9 @@ export function writerProviders<Config extends Record<string, unknown>>(
           sink: s.sink,
           partitions: s.partitions,
           prefetch: s.prefetch,
-          preferred: s.preferred,
+          ordinal: s.ordinal,
+          replicas: s.replicas,
+          rebalanceMs: s.rebalanceMs,
           onDeadLetter: (reason) => metrics.recordRejected(reason),
         });
       },
