@@ -63,6 +63,9 @@ Runs the four apps from dist/ against the local RabbitMQ, PostgreSQL and FerretD
 after another, drains, and reconciles every sink. Exits 0 only if nothing was lost, duplicated or
 misnested and the dead-letter queues are empty. Run it under 'flock -o /tmp/dataflow-services.lock'.
 
+  --scenario scale      another run: the partitioned topology on a local 3-node RabbitMQ cluster
+                        (npm run chaos -- --scenario scale --help)
+
 options (each also as an environment variable):
   --rate N              records a second (CHAOS_RATE, default 200)
   --threshold N         FILTER_THRESHOLD, -1 to 100; -1 sends every record to the queue
@@ -112,10 +115,17 @@ const FLAGS: Record<string, string> = {
   '--run-dir': 'CHAOS_RUN_DIR',
 };
 
-/** Command-line flags win over environment variables, which win over the defaults. */
-export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): ChaosOptions | 'help' {
+/**
+ * The values of `flags` (flag → environment variable) from the environment, overridden by the
+ * command line (`--flag value` or `--flag=value`), and `--keep-data`; 'help' for -h or --help.
+ */
+export function readFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  flags: Readonly<Record<string, string>>,
+): { values: Record<string, string | undefined>; keepData: boolean } | 'help' {
   const values: Record<string, string | undefined> = {};
-  for (const name of Object.values(FLAGS)) values[name] = env[name] === '' ? undefined : env[name];
+  for (const name of Object.values(flags)) values[name] = env[name] === '' ? undefined : env[name];
   let keepData = isTrue(env.CHAOS_KEEP_DATA);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -126,12 +136,20 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
     }
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const variable = FLAGS[flag];
+    const variable = flags[flag];
     if (!variable) throw new UsageError(`unknown option ${arg}`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     values[variable] = value;
   }
+  return { values, keepData };
+}
+
+/** Command-line flags win over environment variables, which win over the defaults. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): ChaosOptions | 'help' {
+  const flags = readFlags(argv, env, FLAGS);
+  if (flags === 'help') return 'help';
+  const { values, keepData } = flags;
 
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   return {
@@ -155,18 +173,20 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
   };
 }
 
-function number(
+/** The number `variable` holds, range-checked; the fallback when unset. `flags` name it in errors. */
+export function number(
   values: Record<string, string | undefined>,
   variable: string,
   fallback: number,
   min: number,
   max: number,
   integer: boolean,
+  flags: Readonly<Record<string, string>> = FLAGS,
 ): number {
   const text = values[variable];
   if (text === undefined) return fallback;
   const value = Number(text);
-  const flag = Object.keys(FLAGS).find((key) => FLAGS[key] === variable) ?? variable;
+  const flag = Object.keys(flags).find((key) => flags[key] === variable) ?? variable;
   if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new UsageError(`${flag} (${variable}): expected ${integer ? 'an integer' : 'a number'}, got "${text}"`);
   }

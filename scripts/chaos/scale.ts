@@ -18,6 +18,7 @@ import { INFRA, mustRun, run, serviceUrls, type ServiceUrls } from '../kit/servi
 import { deleteSourceAt, readDatabases } from '../kit/stores';
 import { errorText } from '../kit/tool';
 import { sleep, waitUntil } from '../kit/wait';
+import { number, readFlags } from './options';
 import { reconcile, type GeneratorLifetime, type Reconciliation } from './reconcile';
 
 const NODES = [1, 2, 3] as const;
@@ -74,33 +75,11 @@ const FLAGS: Record<string, string> = {
 };
 
 export function parseScaleOptions(argv: readonly string[], env: NodeJS.ProcessEnv): ScaleOptions | 'help' {
-  const values: Record<string, string | undefined> = {};
-  for (const name of Object.values(FLAGS)) values[name] = env[name] === '' ? undefined : env[name];
-  let keepData = ['1', 'true', 'yes'].includes((env.CHAOS_KEEP_DATA ?? '').toLowerCase());
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '-h' || arg === '--help') return 'help';
-    if (arg === '--keep-data') {
-      keepData = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const variable = FLAGS[flag];
-    if (!variable) throw new Error(`unknown option ${arg} for --scenario scale`);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    values[variable] = value;
-  }
-  const integer = (variable: string, fallback: number, min: number, max: number): number => {
-    const text = values[variable];
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`${variable}: expected an integer from ${min} to ${max}, got "${text}"`);
-    }
-    return value;
-  };
+  const flags = readFlags(argv, env, FLAGS);
+  if (flags === 'help') return 'help';
+  const { values, keepData } = flags;
+  const integer = (variable: string, fallback: number, min: number, max: number): number =>
+    number(values, variable, fallback, min, max, true, FLAGS);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     rate: integer('CHAOS_RATE', 150, 1, 20_000),
@@ -426,58 +405,48 @@ export async function runScale(options: ScaleOptions): Promise<number> {
         },
         () => scale.cluster('start-node', String(leader)),
       );
-      await fault(
-        scale,
-        results,
-        'scale-down-up-writers',
-        'SIGTERM db-writer-2 and mongo-writer-2 (scale 3 → 2), start them again (2 → 3)',
-        async () => {
-          await Promise.all([scale.dbWriters[2]?.stop(45_000), scale.mongoWriters[2]?.stop(45_000)]);
-        },
-        async () => {
-          await Promise.all([
-            scale.dbWriters[2]?.start(START_TIMEOUT_MS),
-            scale.mongoWriters[2]?.start(START_TIMEOUT_MS),
-          ]);
-        },
-      );
-      await fault(
-        scale,
-        results,
-        'kill-writers',
-        'SIGKILL mongo-writer-0 and db-writer-1, start them again',
-        async () => {
-          await Promise.all([scale.mongoWriters[0]?.kill(), scale.dbWriters[1]?.kill()]);
-        },
-        async () => {
-          await Promise.all([
-            scale.mongoWriters[0]?.start(START_TIMEOUT_MS),
-            scale.dbWriters[1]?.start(START_TIMEOUT_MS),
-          ]);
-        },
-      );
-      await fault(
-        scale,
-        results,
-        'restart-filter',
-        'SIGTERM the filter (it drains), start it again: a rollout of the one filter replica',
-        async () => {
-          await scale.filter.stop(45_000);
-        },
-        async () => {
-          await scale.filter.start(START_TIMEOUT_MS);
-        },
-      );
-      await fault(
-        scale,
-        results,
-        'kill-filter',
-        'SIGKILL the filter, start it again (the generators reconnect and resend)',
-        () => scale.filter.kill(),
-        async () => {
-          await scale.filter.start(START_TIMEOUT_MS);
-        },
-      );
+      const dbWriter = (i: number): AppProcess => scale.dbWriters[i] as AppProcess;
+      const mongoWriter = (i: number): AppProcess => scale.mongoWriters[i] as AppProcess;
+      const appFaults: [string, string, AppProcess[], 'stop' | 'kill'][] = [
+        [
+          'scale-down-up-writers',
+          'SIGTERM db-writer-2 and mongo-writer-2 (scale 3 → 2), start them again (2 → 3)',
+          [dbWriter(2), mongoWriter(2)],
+          'stop',
+        ],
+        [
+          'kill-writers',
+          'SIGKILL mongo-writer-0 and db-writer-1, start them again',
+          [mongoWriter(0), dbWriter(1)],
+          'kill',
+        ],
+        [
+          'restart-filter',
+          'SIGTERM the filter (it drains), start it again: a rollout of the one filter replica',
+          [scale.filter],
+          'stop',
+        ],
+        [
+          'kill-filter',
+          'SIGKILL the filter, start it again (the generators reconnect and resend)',
+          [scale.filter],
+          'kill',
+        ],
+      ];
+      for (const [name, description, apps, end] of appFaults) {
+        await fault(
+          scale,
+          results,
+          name,
+          description,
+          async () => {
+            await Promise.all(apps.map((app) => (end === 'stop' ? app.stop(45_000) : app.kill())));
+          },
+          async () => {
+            await Promise.all(apps.map((app) => app.start(START_TIMEOUT_MS)));
+          },
+        );
+      }
     } finally {
       clearInterval(sampler);
     }
