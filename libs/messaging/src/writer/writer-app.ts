@@ -64,7 +64,9 @@ export function writerApp<Config extends Record<string, unknown>>(
       const shared = values(config);
       const untyped = config as unknown as ConfigService;
       const partitions = untyped.getOrThrow<number>('RECORD_PARTITIONS');
-      const { ORDINAL: ordinal, REPLICAS: replicas } = shared;
+      const { REPLICAS: replicas } = shared;
+      // Unpartitioned, there is one queue per sink and nothing to share out: no preference.
+      const ordinal = partitions > 1 ? shared.ORDINAL : undefined;
       const preferredCount =
         ordinal === undefined
           ? partitions
