@@ -53,7 +53,7 @@ filter stopped and started again, then SIGKILLed. Then drains and reconciles eac
 Exits 0 only if nothing was lost, duplicated or misnested, in order, and the dead-letter queues are empty.
 
 options (each also as an environment variable):
-  --rate N            records a second of each generator (CHAOS_RATE, default 100)
+  --rate N            records a second of each generator (CHAOS_RATE, default 50)
   --partitions N      partitions per sink (CHAOS_PARTITIONS, default 8)
   --outage S          seconds each fault lasts, and between faults (CHAOS_OUTAGE_S, default 10)
   --recover-timeout S longest wait for records to flow again (CHAOS_RECOVER_TIMEOUT_S, default 90)
@@ -82,7 +82,7 @@ export function parseScaleOptions(argv: readonly string[], env: NodeJS.ProcessEn
     number(values, variable, fallback, min, max, true, FLAGS);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    rate: integer('CHAOS_RATE', 100, 1, 20_000),
+    rate: integer('CHAOS_RATE', 50, 1, 20_000),
     partitions: integer('CHAOS_PARTITIONS', 8, 2, 64),
     outageS: integer('CHAOS_OUTAGE_S', 10, 1, 600),
     recoverTimeoutS: integer('CHAOS_RECOVER_TIMEOUT_S', 90, 5, 3600),

@@ -93,17 +93,19 @@ export class QueueConsumer {
     if (this.session) this.session.draining = true;
   }
 
-  /**
-   * Hands the queue to the next consumer in line if this session is its active consumer (it received
-   * a message within `activeWithinMs`), then subscribes again, at the back of the line. With a single
-   * active consumer on RabbitMQ 3.x, the only way to move a queue back to the writer that prefers it.
-   * Resolves whether it handed the queue over.
-   */
-  async handOverIfActive(activeWithinMs: number, reason: string): Promise<boolean> {
+  /** Whether this session is the queue's active consumer: it received a message within `ms`. */
+  activeWithin(ms: number): boolean {
     const session = this.session;
-    if (!session?.consumerTag || !session.open || Date.now() - this.lastDeliveryAt > activeWithinMs) return false;
+    return Boolean(session?.consumerTag && session.open && Date.now() - this.lastDeliveryAt <= ms);
+  }
+
+  /**
+   * Hands the queue to the next consumer in line and subscribes again, at the back of the line (a
+   * rewind). With a single active consumer on RabbitMQ 3.x, the only way to move a queue back to
+   * the writer that prefers it.
+   */
+  async handOver(reason: string): Promise<void> {
     await this.close(reason, true);
-    return true;
   }
 
   /** Why this queue is not consumed right now; undefined while it is, or its standby delay runs. */

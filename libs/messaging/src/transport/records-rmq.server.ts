@@ -81,6 +81,8 @@ export class RecordsRmqServer extends ServerRMQ {
   private stopping = false;
   private listening: (() => void) | undefined;
   private rebalanceTimer: NodeJS.Timeout | undefined;
+  /** The connection this writer's presence queue was declared on. */
+  private announcedOn: ChannelFactory | undefined;
   private readonly sessionListeners: Array<(session: ConsumerSession) => void> = [];
 
   constructor(private readonly settings: RecordsServerOptions) {
@@ -131,7 +133,7 @@ export class RecordsRmqServer extends ServerRMQ {
       manager.on('connect', ({ connection }) => {
         this.connection = connection as unknown as ChannelFactory;
         this.subscribeAll((consumer, delayMs) => consumer.restart(delayMs));
-        void this.announce(this.connection);
+        void this.announce();
       });
       manager.on('disconnect', ({ err }) => {
         this.connection = undefined;
@@ -252,9 +254,11 @@ export class RecordsRmqServer extends ServerRMQ {
    * Makes this writer's presence visible to the others: an exclusive queue named after its sink and
    * ordinal, which the broker deletes when the connection goes (see {@link startRebalancing}).
    */
-  private async announce(connection: ChannelFactory): Promise<void> {
+  private async announce(): Promise<void> {
     const { ordinal } = this.settings;
-    if (ordinal === undefined) return;
+    const connection = this.connection;
+    if (ordinal === undefined || !connection || this.announcedOn === connection) return;
+    this.announcedOn = connection;
     try {
       const channel = await connection.createConfirmChannel();
       channel.on('error', () => undefined);
@@ -266,7 +270,8 @@ export class RecordsRmqServer extends ServerRMQ {
       await channel.close();
     } catch (error) {
       // RESOURCE_LOCKED: another process holds it (a second writer with this ordinal, or this one's
-      // last connection not yet gone). Partitions are still consumed; only the hand-backs lack it.
+      // last connection not yet gone). Partitions are still consumed; the next round tries again.
+      if (this.announcedOn === connection) this.announcedOn = undefined;
       this.log.warn(`could not announce writer ${ordinal} of ${this.settings.sink}: ${errorText(error)}`);
     }
   }
@@ -299,14 +304,17 @@ export class RecordsRmqServer extends ServerRMQ {
     this.rebalanceTimer = setInterval(() => {
       if (this.stopping || this.suspendedFor) return;
       void (async () => {
+        await this.announce();
+        const present = new Map<number, boolean>();
         for (const [partition, consumer] of this.consumers.entries()) {
           const owner = partition % replicas;
-          if (owner === ordinal || !(await this.present(owner))) continue;
+          if (owner === ordinal || !consumer.activeWithin(rebalanceMs)) continue;
+          if (!present.has(owner)) present.set(owner, await this.present(owner));
+          if (!present.get(owner)) continue;
           const reason = `handing ${consumer.queue} back: writer ${owner} prefers it and is connected`;
-          if (await consumer.handOverIfActive(rebalanceMs, reason)) {
-            this.log.log(reason);
-            return;
-          }
+          this.log.log(reason);
+          await consumer.handOver(reason);
+          return;
         }
       })();
     }, rebalanceMs);

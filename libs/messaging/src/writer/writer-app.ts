@@ -3,7 +3,7 @@ import type { ConfigService } from '@nestjs/config';
 import type { AppDefinition } from '@dataflow/app-shell';
 import type { PolicyOptions } from '@dataflow/resilience';
 import type { Sink } from '@dataflow/contracts';
-import { prefetchFor, prefetchPerPartition } from './held-records';
+import { prefetchFor } from './held-records';
 import type { RecordStore } from './record-writer';
 import { writerValues } from './writer-env';
 import { RecordsConsumer } from './records.consumer';
@@ -67,15 +67,11 @@ export function writerApp<Config extends Record<string, unknown>>(
       const { REPLICAS: replicas } = shared;
       // Unpartitioned, there is one queue per sink and nothing to share out: no preference.
       const ordinal = partitions > 1 ? shared.ORDINAL : undefined;
-      const preferredCount =
-        ordinal === undefined
-          ? partitions
-          : Array.from({ length: partitions }, (_, p) => p).filter((p) => p % replicas === ordinal).length;
       return {
         rabbitmqUrl: untyped.getOrThrow<string>('RABBITMQ_URL'),
         sink,
         partitions,
-        prefetch: prefetchPerPartition(prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH), preferredCount),
+        prefetch: prefetchFor(shared.MAX_HELD_RECORDS, shared.PREFETCH),
         ordinal,
         replicas,
         rebalanceMs: shared.REBALANCE_MS,

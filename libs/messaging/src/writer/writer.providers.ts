@@ -13,9 +13,8 @@ export interface WriterSettings {
   readonly rabbitmqUrl: string;
   readonly sink: Sink;
   readonly partitions: number;
-  /** Per partition. */
+  /** Of each partition's consumer. */
   readonly prefetch: number;
-  /** The partitions this writer subscribes to first (see RecordsServerOptions); unset: all. */
   /** This writer's place among the `replicas` writers of its sink (see RecordsServerOptions); unset: none. */
   readonly ordinal: number | undefined;
   readonly replicas: number;
