@@ -27,8 +27,6 @@ const WRITERS = 3;
 const GENERATORS = 4;
 const START_TIMEOUT_MS = 90_000;
 const RECORDS = 'dataflow_records_total';
-/** A partition queue holding at most this many messages is keeping up. */
-const SHORT_QUEUE = 50;
 
 export interface ScaleOptions extends ServiceUrls {
   /** Records a second of each generator. */
@@ -216,25 +214,33 @@ class ScaleRun {
   }
 
   /**
-   * Messages in the record queues of the run's topology (ready and unacknowledged), the most in any
-   * one of them, and in the DLQs.
+   * Messages in the record queues of the run's topology (ready and unacknowledged), the partition
+   * queues that hold ready messages but deliver none (no active consumer takes them), and the
+   * messages in the DLQs.
    */
-  async queueTotals(): Promise<{ records: number; deepest: number; deadLetters: number }> {
-    const listed = await this.rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name', 'messages']);
+  async queueTotals(): Promise<{ records: number; unconsumed: string[]; deadLetters: number }> {
+    const listed = await this.rabbitmqctl([
+      'list_queues',
+      '-q',
+      '--no-table-headers',
+      'name',
+      'messages',
+      'messages_unacknowledged',
+    ]);
     let records = 0;
-    let deepest = 0;
     let deadLetters = 0;
+    const unconsumed: string[] = [];
     for (const line of listed.split('\n')) {
-      const [name, messages] = line.trim().split(/\s+/);
+      const [name, messages, unacknowledged] = line.trim().split(/\s+/);
       const count = Number(messages);
       if (!name || !Number.isFinite(count)) continue;
       if (name === POSTGRES_DLQ || name === MONGO_DLQ) deadLetters += count;
       else if (/^dataflow\.records\.(postgres|mongo)\.\d+$/.test(name)) {
         records += count;
-        deepest = Math.max(deepest, count);
+        if (count > 0 && Number(unacknowledged) === 0) unconsumed.push(name);
       }
     }
-    return { records, deepest, deadLetters };
+    return { records, unconsumed, deadLetters };
   }
 
   /** The node that leads most of the partition queues. */
@@ -283,17 +289,26 @@ class ScaleRun {
 
   /**
    * Recovered: records reach both stores again (each sink's running writers stored more within a
-   * few seconds) and no partition is left behind (every partition queue is down to a few messages,
-   * so the partitions of a writer that went away have an active consumer again).
+   * few seconds) and no partition is left behind: every partition queue that holds messages is
+   * being consumed (some are delivered and unacknowledged), twice in a row, so the partitions of a
+   * writer that went away have an active consumer again. A backlog may remain, being worked off.
    */
   async flowing(timeoutS: number): Promise<void> {
     await this.storing(timeoutS);
+    let consumedInARow = 0;
+    let last: string[] = [];
     await waitUntil(
-      async () => (await this.queueTotals()).deepest <= SHORT_QUEUE,
+      async () => {
+        last = (await this.queueTotals()).unconsumed;
+        consumedInARow = last.length === 0 ? consumedInARow + 1 : 0;
+        return consumedInARow >= 2;
+      },
       timeoutS * 1000,
-      `every partition queue down to ${SHORT_QUEUE} messages`,
-      { intervalMs: 500 },
-    );
+      'every partition with messages to be consumed',
+      { intervalMs: 1000 },
+    ).catch((error: unknown) => {
+      throw new Error(`${errorText(error)} (not consumed: ${last.join(', ')})`);
+    });
     await this.storing(timeoutS);
   }
 
