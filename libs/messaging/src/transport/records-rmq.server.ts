@@ -163,6 +163,8 @@ export class RecordsRmqServer extends ServerRMQ {
    * there: what follows a failed delivery must not be stored before it.
    */
   async rewind(session: ConsumerSession, reason: string): Promise<void> {
+    // Ended already: its messages went back with it, and a newer session of the queue is not its to end.
+    if (!session.open) return;
     this.log.warn(`returning every held message to ${session.queue} and consuming again: ${reason}`);
     await this.consumerOf(session)?.close(reason, true);
   }
