@@ -291,7 +291,8 @@ class ScaleRun {
    * Recovered: records reach both stores again (each sink's running writers stored more within a
    * few seconds) and no partition is left behind: every partition queue that holds messages is
    * being consumed (some are delivered and unacknowledged), twice in a row, so the partitions of a
-   * writer that went away have an active consumer again. A backlog may remain, being worked off.
+   * writer that went away have an active consumer again, and every running writer is ready. A
+   * backlog may remain, being worked off.
    */
   async flowing(timeoutS: number): Promise<void> {
     await this.storing(timeoutS);
@@ -309,6 +310,21 @@ class ScaleRun {
     ).catch((error: unknown) => {
       throw new Error(`${errorText(error)} (not consumed: ${last.join(', ')})`);
     });
+    // Every running writer ready: subscribed on every partition (a writer that lost a subscription
+    // for good would only be a missing standby, invisible in the stores).
+    await waitUntil(
+      async () => {
+        for (const writer of this.writers) {
+          if (writer.running && (await writer.get('/health/ready').catch(() => ({ status: 0 }))).status !== 200) {
+            return false;
+          }
+        }
+        return true;
+      },
+      timeoutS * 1000,
+      'every running writer to be ready (consuming every partition)',
+      { intervalMs: 1000 },
+    );
     await this.storing(timeoutS);
   }
 

@@ -26,6 +26,34 @@ export interface ConsumerHost {
 
 /** How long after a session ended by itself a new one is opened (the broker had a reason). */
 const REOPEN_DELAY_MS = 1000;
+/** The longest each step of opening a session may take. */
+const OPEN_STEP_TIMEOUT_MS = 15_000;
+
+/**
+ * `promise`, or a rejection after OPEN_STEP_TIMEOUT_MS; `late` gets what it resolves to after that
+ * (to release it).
+ */
+async function withDeadline<T>(promise: Promise<T>, what: string, late?: (value: T) => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let expired = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      reject(new Error(`${what}: no answer from RabbitMQ within ${OPEN_STEP_TIMEOUT_MS / 1000} s`));
+    }, OPEN_STEP_TIMEOUT_MS);
+  });
+  promise.then(
+    (value) => {
+      if (expired) late?.(value);
+    },
+    () => undefined,
+  );
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The consumer of one queue (one partition of a sink): at most one {@link ConsumerSession} at a
@@ -41,6 +69,8 @@ export class QueueConsumer {
   private lastEnd = 'not connected to RabbitMQ yet';
   /** Whether this process subscribes now (a standby subscription waits for its delay first). */
   private due = false;
+  /** Counts connections: an open begun on an older one is stale. */
+  private generation = 0;
   /** When the current session last received a message (epoch ms; 0: never). */
   private lastDeliveryAt = 0;
 
@@ -67,8 +97,15 @@ export class QueueConsumer {
     }, delayMs);
   }
 
-  /** On a new connection: subscribes after `delayMs` again, as at the start. */
+  /**
+   * On a new connection: subscribes after `delayMs` again, as at the start. An open still in
+   * progress on the old connection is left behind (it gives up its channel when it ends).
+   */
   restart(delayMs: number): void {
+    // A session of the old connection whose close was not reported yet: it is over.
+    if (this.session) void this.session.close('the connection was replaced');
+    this.generation++;
+    this.opening = undefined;
     this.due = false;
     this.cancelTimer();
     this.start(delayMs);
@@ -122,24 +159,37 @@ export class QueueConsumer {
   private async open(): Promise<void> {
     const connection = this.host.connection();
     if (this.session || this.opening || !this.due || this.host.held() || !connection) return;
-    this.opening = this.subscribe(connection).finally(() => {
-      this.opening = undefined;
+    const generation = this.generation;
+    const opening = this.subscribe(connection, generation).finally(() => {
+      if (this.opening === opening) this.opening = undefined;
     });
-    await this.opening;
+    this.opening = opening;
+    await opening;
   }
 
-  private async subscribe(connection: ChannelFactory): Promise<void> {
+  /**
+   * Opens a channel, sets it up and subscribes. Every step has a deadline: a broker node going down
+   * can leave a request unanswered, and an open that never ends would keep this queue unconsumed
+   * for good. An attempt overtaken by a new connection ({@link restart}) gives up its channel.
+   */
+  private async subscribe(connection: ChannelFactory, generation: number): Promise<void> {
     let channel: ConfirmChannel | undefined;
     try {
-      channel = await connection.createConfirmChannel();
+      channel = await withDeadline(connection.createConfirmChannel(), 'opening a channel', (late) => {
+        late.close().catch(() => undefined);
+      });
       // A channel error must end this session only: unhandled, amqplib would take the connection down.
       channel.on('error', (error: Error) => this.log.warn(`consumer channel of ${this.queue}: ${error.message}`));
-      await this.host.setUp(channel);
+      await withDeadline(this.host.setUp(channel), 'setting up the channel');
     } catch (error) {
       this.lastEnd = `could not open a channel: ${error instanceof Error ? error.message : String(error)}`;
       this.log.warn(`${this.queue}: ${this.lastEnd}`);
-      await channel?.close().catch(() => undefined);
-      this.scheduleReopen();
+      channel?.close().catch(() => undefined);
+      if (generation === this.generation) this.scheduleReopen();
+      return;
+    }
+    if (generation !== this.generation) {
+      channel.close().catch(() => undefined);
       return;
     }
     const session = new ConsumerSession(this.host.nextSessionId(), this.queue, channel, (ended, reason) =>
@@ -148,17 +198,21 @@ export class QueueConsumer {
     this.session = session;
     this.host.started(session);
     try {
-      const { consumerTag } = await channel.consume(
-        this.queue,
-        (message) => {
-          this.lastDeliveryAt = Date.now();
-          this.host.deliver(message, session, this.queue);
-        },
-        { noAck: false, priority: this.priority },
+      const { consumerTag } = await withDeadline(
+        channel.consume(
+          this.queue,
+          (message) => {
+            this.lastDeliveryAt = Date.now();
+            this.host.deliver(message, session, this.queue);
+          },
+          { noAck: false, priority: this.priority },
+        ),
+        'subscribing',
       );
       session.consumerTag = consumerTag;
     } catch (error) {
-      await session.close(`could not consume: ${error instanceof Error ? error.message : String(error)}`);
+      // Ends the session at once (and schedules the next); the channel closes when it can.
+      void session.close(`could not consume: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
     // Asked to stop or pause while the session was opening: hand it back at once.
