@@ -196,6 +196,8 @@ export class QueueConsumer {
       this.ended(ended, reason),
     );
     this.session = session;
+    // Active or not is this session's to show: a standby session has received nothing yet.
+    this.lastDeliveryAt = 0;
     this.host.started(session);
     try {
       const { consumerTag } = await withDeadline(
