@@ -224,6 +224,7 @@ export class QueueConsumer {
 
   private ended(session: ConsumerSession, reason: string): void {
     if (this.session !== session) return;
+    this.log.log(`${this.queue}: consumer session ${session.id} ended: ${reason}`);
     this.session = undefined;
     this.lastEnd = `consumer session ended: ${reason}`;
     this.scheduleReopen();
