@@ -327,15 +327,8 @@ async function main(): Promise<number> {
   const closed = closeInheritedLockDescriptors();
   if (closed.length > 0)
     log(`closed inherited lock descriptors ${closed.join(', ')} (so no restarted service keeps them)`);
-  if (process.getuid?.() !== 0) {
-    console.error('chaos: must run as root (it stops services and uses chattr)');
-    return 2;
-  }
-  const missing = missingBuilds();
-  if (missing.length > 0) {
-    console.error(`chaos: no build of ${missing.join(', ')} in dist/; run npm run build first`);
-    return 2;
-  }
+  const refused = cannotRun('it stops services and uses chattr');
+  if (refused !== undefined) return refused;
   for (let offset = 0; offset < INSTANCE_NAMES.length; offset++) {
     if (!(await portFree(options.basePort + offset))) {
       console.error(`chaos: port ${options.basePort + offset} is in use; choose another --base-port`);
@@ -526,6 +519,20 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
+/** Exit code 2 with the reason when a run cannot start here (not root, no build); undefined if it can. */
+function cannotRun(whyRoot: string): number | undefined {
+  if (process.getuid?.() !== 0) {
+    console.error(`chaos: must run as root (${whyRoot})`);
+    return 2;
+  }
+  const missing = missingBuilds();
+  if (missing.length > 0) {
+    console.error(`chaos: no build of ${missing.join(', ')} in dist/; run npm run build first`);
+    return 2;
+  }
+  return undefined;
+}
+
 /** `--scenario NAME`: `default` is this file's run, `scale` the partitioned cluster run (scale.ts). */
 async function runScenario(name: string | undefined, argv: readonly string[]): Promise<number> {
   if (name === 'default') {
@@ -548,16 +555,7 @@ async function runScenario(name: string | undefined, argv: readonly string[]): P
     console.error(`chaos: ${errorText(error)}\n\n${SCALE_USAGE}`);
     return 64;
   }
-  if (process.getuid?.() !== 0) {
-    console.error('chaos: must run as root (it starts and kills RabbitMQ nodes)');
-    return 2;
-  }
-  const missing = missingBuilds();
-  if (missing.length > 0) {
-    console.error(`chaos: no build of ${missing.join(', ')} in dist/; run npm run build first`);
-    return 2;
-  }
-  return runScale(options);
+  return cannotRun('it starts and kills RabbitMQ nodes') ?? runScale(options);
 }
 
 function serializable(observation: FaultObservation): Record<string, unknown> {

@@ -11,7 +11,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { MONGO_DLQ, POSTGRES_DLQ, recordTopology, type Sink } from '@dataflow/contracts';
+import { MONGO_DLQ, POSTGRES_DLQ, type Sink } from '@dataflow/contracts';
+import { deleteTopology } from '@dataflow/messaging/transport/topology';
 import { AppProcess, PORT_VARIABLE, type AppName } from '../kit/app-process';
 import { metricSum } from '../kit/prometheus';
 import { INFRA, mustRun, run, serviceUrls, type ServiceUrls } from '../kit/services';
@@ -200,14 +201,7 @@ class ScaleRun {
   async resetTopology(): Promise<void> {
     const connection = await amqp.connect(CLUSTER_URLS[0] as string);
     try {
-      const topologies = [...recordTopology(1), ...recordTopology(this.options.partitions)];
-      for (let p = 2; p <= 64; p *= 2) if (p !== this.options.partitions) topologies.push(...recordTopology(p));
-      for (const { queues, deadLetterQueue, partitionExchange } of topologies) {
-        const channel = await connection.createChannel();
-        for (const name of [...queues.map((q) => q.queue), deadLetterQueue]) await channel.deleteQueue(name);
-        if (partitionExchange) await channel.deleteExchange(partitionExchange);
-        await channel.close();
-      }
+      await deleteTopology(await connection.createChannel());
     } finally {
       await connection.close();
     }

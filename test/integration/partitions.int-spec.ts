@@ -56,7 +56,7 @@ describe('partitioned queues on a three-node cluster: writers scale out', () => 
   beforeAll(async () => {
     const [first] = RABBITMQ_CLUSTER_URLS;
     rabbit = await RabbitProbe.connect({ url: first, partitions: PARTITIONS });
-    await rabbit.redeclare(PARTITIONS);
+    await rabbit.redeclare();
     stores = await Stores.connect();
   });
 

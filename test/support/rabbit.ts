@@ -6,10 +6,9 @@ import {
   POSTGRES_DLQ,
   POSTGRES_QUEUE,
   RECORDS_EXCHANGE,
-  recordTopology,
 } from '@dataflow/contracts';
 // The topology file alone: the barrel also exports Nest providers, which jest cannot load here.
-import { declareTopology } from '@dataflow/messaging/transport/topology';
+import { declareTopology, deleteTopology } from '@dataflow/messaging/transport/topology';
 
 export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 /** The three nodes of `scripts/infra.sh cluster up`, for the scale-out specs. */
@@ -60,27 +59,12 @@ export class RabbitProbe {
     await channel.close();
   }
 
-  /**
-   * Deletes every queue and exchange of the record topology for up to `partitions` partitions
-   * (the unpartitioned queues too) and declares this probe's topology anew: a clean slate.
-   */
-  async redeclare(partitions: number): Promise<void> {
-    for (const { queues, partitionExchange, deadLetterQueue } of [
-      ...recordTopology(1),
-      ...recordTopology(partitions),
-    ]) {
-      for (const name of [...queues.map((q) => q.queue), deadLetterQueue])
-        await this.onChannel((c) => c.deleteQueue(name));
-      if (partitionExchange) await this.onChannel((c) => c.deleteExchange(partitionExchange));
-    }
-    await this.declare();
-  }
-
-  private async onChannel(work: (channel: amqp.Channel) => Promise<unknown>): Promise<void> {
+  /** Deletes the record topology for any partition count and declares this probe's anew: a clean slate. */
+  async redeclare(): Promise<void> {
     const channel = await this.connection.createChannel();
-    channel.on('error', () => undefined);
-    await work(channel);
-    await channel.close().catch(() => undefined);
+    await deleteTopology(channel);
+    await channel.close();
+    await this.declare();
   }
 
   /** Unbinds both record queues from the exchange: every `mandatory` publish then comes back. */

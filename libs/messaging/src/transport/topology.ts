@@ -3,6 +3,7 @@ import {
   CONSISTENT_HASH_EXCHANGE_TYPE,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_ARGUMENTS,
+  MAX_PARTITIONS,
   recordTopology,
   RECORDS_EXCHANGE,
 } from '@dataflow/contracts';
@@ -34,5 +35,22 @@ export async function declareTopology(channel: Channel, partitions: number): Pro
       // A consistent-hash binding's key is the queue's weight.
       await channel.bindQueue(queue, partitionExchange ?? RECORDS_EXCHANGE, partitionExchange ? '1' : '');
     }
+  }
+}
+
+/**
+ * Deletes every queue and exchange of the record topology, for any partition count (the
+ * unpartitioned queues, the partition queues up to MAX_PARTITIONS, the partition exchanges and the
+ * DLQs), so that the next declaration starts clean. For tests and harnesses on a broker of their own;
+ * the records in those queues are lost.
+ */
+export async function deleteTopology(channel: Channel): Promise<void> {
+  for (const { queues, deadLetterQueue, partitionExchange } of [
+    ...recordTopology(1),
+    ...recordTopology(MAX_PARTITIONS),
+  ]) {
+    for (const { queue } of queues) await channel.deleteQueue(queue);
+    await channel.deleteQueue(deadLetterQueue);
+    if (partitionExchange) await channel.deleteExchange(partitionExchange);
   }
 }
