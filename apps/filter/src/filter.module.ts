@@ -4,6 +4,8 @@ import type { AppDefinition } from '@dataflow/app-shell';
 import type { PolicyCatalogue } from '@dataflow/resilience';
 import { FilterConfig, filterEnv } from './config/filter.config';
 import { FilterOptionsModule } from './config/filter.options';
+import { connectRecordsConsumer } from '@dataflow/messaging';
+import { FileWriterModule } from './file-writer/file-writer.module';
 import { FilterReadiness } from './health/filter.readiness';
 import { ConnectionRegistry } from './ingest/connection-registry.service';
 import { IngestRefusals } from './ingest/ingest-refusals.service';
@@ -34,13 +36,18 @@ function policies(config: ConfigService<FilterConfig, true>): PolicyCatalogue {
 
 /**
  * The filter's root module: its features are modules of their own (each with the options it
- * declares), from the ground up: refusals, sinks, routing, operator endpoints, pipeline, ingest.
+ * declares), from the ground up: refusals, sinks, routing, operator endpoints, pipeline, ingest,
+ * and the file writer.
  */
 @Module({})
 export class FilterModule {}
 
-/** `/ingest` is served by the filter's own WebSocket adapter: its caps apply before Nest sees a frame. */
-function useIngestAdapter(nest: INestApplication): void {
+/**
+ * `/ingest` is served by the filter's own WebSocket adapter: its caps apply before Nest sees a frame.
+ * The file writer's consumer (partitioned topology; see FileWriterModule) starts after init.
+ */
+function configure(nest: INestApplication): void {
+  connectRecordsConsumer(nest);
   nest.useWebSocketAdapter(
     new IngestWsAdapter(
       nest,
@@ -68,6 +75,7 @@ export const filterApp: AppDefinition<FilterConfig> = {
     OperatorModule,
     PipelineModule,
     IngestModule,
+    FileWriterModule,
   ],
-  configure: useIngestAdapter,
+  configure,
 };

@@ -1,4 +1,7 @@
 import {
+  FILE_DLQ,
+  FILE_PARTITION_EXCHANGE,
+  fileTopology,
   isRecordQueue,
   MONGO_DLQ,
   MONGO_QUEUE,
@@ -37,6 +40,19 @@ describe('the record topology', () => {
         expect(queue.arguments['x-delivery-limit']).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('gives the file sink partitions of its own only when partitioned, behind an exchange the filter publishes to', () => {
+    expect(fileTopology(1)).toBeUndefined();
+    const file = fileTopology(4);
+    expect(file).toMatchObject({ sink: 'file', partitionExchange: FILE_PARTITION_EXCHANGE, deadLetterQueue: FILE_DLQ });
+    expect(file?.queues.map((q) => q.queue)).toEqual([0, 1, 2, 3].map((p) => `dataflow.records.file.${p}`));
+    for (const queue of file?.queues ?? []) {
+      expect(queue.arguments).toMatchObject({ 'x-queue-type': 'quorum', 'x-single-active-consumer': true });
+      expect(isRecordQueue(queue.queue)).toBe(true);
+    }
+    expect(isRecordQueue('dataflow.records.file')).toBe(false);
+    expect(isRecordQueue(FILE_DLQ)).toBe(false);
   });
 
   it('refuses a partition count out of range', () => {

@@ -9,6 +9,13 @@ export const POSTGRES_QUEUE = 'dataflow.records.postgres';
 export const MONGO_QUEUE = 'dataflow.records.mongo';
 export const POSTGRES_DLQ = 'dataflow.records.postgres.dlq';
 export const MONGO_DLQ = 'dataflow.records.mongo.dlq';
+/**
+ * The file sink's leg through the broker, partitioned topology only (see {@link fileTopology}):
+ * its partition queues are `dataflow.records.file.<p>`, behind an exchange of their own.
+ */
+export const FILE_QUEUE = 'dataflow.records.file';
+export const FILE_DLQ = 'dataflow.records.file.dlq';
+export const FILE_PARTITION_EXCHANGE = 'dataflow.records.file.partitions';
 
 /** Nest RMQ event pattern of the record messages. */
 export const RECORDS_PATTERN = 'records.high';
@@ -41,6 +48,8 @@ export interface QueueDeclaration {
 /** The two sinks behind the exchange. */
 export type Sink = 'postgres' | 'mongo';
 export const SINKS: readonly Sink[] = ['postgres', 'mongo'];
+/** Every sink with queues of its own: the two behind the exchange, and the file sink when partitioned. */
+export type RecordSink = Sink | 'file';
 
 /** Partitions per sink: 1 is the unpartitioned topology of CONTRACT.md §5 (`RECORD_PARTITIONS`). */
 export const DEFAULT_PARTITIONS = 1;
@@ -51,20 +60,25 @@ export const CONSISTENT_HASH_EXCHANGE_TYPE = 'x-consistent-hash';
 
 /** One sink's part of the topology: where the fanout exchange hands its copy, and the queues behind. */
 export interface SinkTopology {
-  readonly sink: Sink;
+  readonly sink: RecordSink;
   readonly deadLetterQueue: string;
   /**
    * Partitioned: the consistent-hash exchange bound to `dataflow.records`, hashing each message's
    * routing key (the filter publishes a source's messages with the source as routing key) onto one
    * of the queues. Unpartitioned: undefined, the one queue is bound to `dataflow.records` itself.
+   * The file sink's exchange is not bound to `dataflow.records`: the filter publishes to it.
    */
   readonly partitionExchange: string | undefined;
   /** In partition order: the queue of partition p is `queues[p]`. */
   readonly queues: readonly QueueDeclaration[];
 }
 
-const SINK_QUEUE: Readonly<Record<Sink, string>> = { postgres: POSTGRES_QUEUE, mongo: MONGO_QUEUE };
-const SINK_DLQ: Readonly<Record<Sink, string>> = { postgres: POSTGRES_DLQ, mongo: MONGO_DLQ };
+const SINK_QUEUE: Readonly<Record<RecordSink, string>> = {
+  postgres: POSTGRES_QUEUE,
+  mongo: MONGO_QUEUE,
+  file: FILE_QUEUE,
+};
+const SINK_DLQ: Readonly<Record<RecordSink, string>> = { postgres: POSTGRES_DLQ, mongo: MONGO_DLQ, file: FILE_DLQ };
 
 function recordQueue(queue: string, deadLetterQueue: string, extra: Record<string, unknown>): QueueDeclaration {
   return {
@@ -85,8 +99,14 @@ function recordQueue(queue: string, deadLetterQueue: string, extra: Record<strin
 }
 
 /** The queue of partition `partition` of `sink` (the sink's one queue when unpartitioned). */
-export function partitionQueue(sink: Sink, partition: number, partitions: number): string {
-  return partitions === 1 ? SINK_QUEUE[sink] : `${SINK_QUEUE[sink]}.${partition}`;
+export function partitionQueue(sink: RecordSink, partition: number, partitions: number): string {
+  return partitions === 1 && sink !== 'file' ? SINK_QUEUE[sink] : `${SINK_QUEUE[sink]}.${partition}`;
+}
+
+function checkPartitions(partitions: number): void {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new Error(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, not ${partitions}`);
+  }
 }
 
 /**
@@ -97,9 +117,7 @@ export function partitionQueue(sink: Sink, partition: number, partitions: number
  * it would break running installations).
  */
 export function recordTopology(partitions: number): readonly SinkTopology[] {
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-    throw new Error(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, not ${partitions}`);
-  }
+  checkPartitions(partitions);
   return SINKS.map((sink) => {
     const single = sink === 'mongo' || partitions > 1;
     const extra = single ? { 'x-single-active-consumer': true } : {};
@@ -115,13 +133,39 @@ export function recordTopology(partitions: number): readonly SinkTopology[] {
   });
 }
 
+/**
+ * The file sink's partitions: undefined when unpartitioned (the filter appends to its files itself,
+ * CONTRACT.md §6). Partitioned, so that several filters can serve `/ingest`, the filter publishes
+ * the records routed to the file sink to the consistent-hash exchange `dataflow.records.file.partitions`
+ * (routing key: the source), which is not bound to `dataflow.records`; behind it, P quorum queues
+ * `dataflow.records.file.<p>` with a single active consumer each (the file writer of one filter
+ * replica), dead-lettered to `dataflow.records.file.dlq`. See docs/scale-out.md, "Filters".
+ */
+export function fileTopology(partitions: number): SinkTopology | undefined {
+  checkPartitions(partitions);
+  if (partitions === 1) return undefined;
+  return {
+    sink: 'file',
+    deadLetterQueue: FILE_DLQ,
+    partitionExchange: FILE_PARTITION_EXCHANGE,
+    queues: Array.from({ length: partitions }, (_, p) =>
+      recordQueue(partitionQueue('file', p, partitions), FILE_DLQ, { 'x-single-active-consumer': true }),
+    ),
+  };
+}
+
+/** The topology of one sink's queues (undefined: the sink has none at this partition count). */
+export function sinkTopology(sink: RecordSink, partitions: number): SinkTopology | undefined {
+  return sink === 'file' ? fileTopology(partitions) : recordTopology(partitions).find((s) => s.sink === sink);
+}
+
 /** The unpartitioned topology's queues (CONTRACT.md §5). */
 export const RECORD_QUEUES: readonly QueueDeclaration[] = recordTopology(1).flatMap((sink) => sink.queues);
 
-/** A sink's queue, or one of its partitions (`dataflow.records.mongo.3`). */
-const RECORD_QUEUE_NAME = /^dataflow\.records\.(postgres|mongo)(\.(0|[1-9]\d?))?$/;
+/** A sink's queue, or one of its partitions (`dataflow.records.mongo.3`, `dataflow.records.file.3`). */
+const RECORD_QUEUE_NAME = /^dataflow\.records\.(?:(?:postgres|mongo)(?:\.(?:0|[1-9]\d?))?|file\.(?:0|[1-9]\d?))$/;
 
-/** Whether `queue` holds records for a sink: a sink's queue or one of its partitions. */
+/** Whether `queue` holds records for a sink: a sink's queue or one of its partitions, the file sink's included. */
 export function isRecordQueue(queue: string): boolean {
   return RECORD_QUEUE_NAME.test(queue);
 }

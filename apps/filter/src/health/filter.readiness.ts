@@ -4,9 +4,13 @@ import { access, constants } from 'node:fs/promises';
 import type { Readiness } from '@dataflow/observability';
 import { BreakerHealthIndicator } from '@dataflow/resilience';
 import { FILE_SINK_OPTIONS, type FileSinkOptions } from '../sinks/file-sink.options';
+import { FileLeg } from '../sinks/file-leg';
 import { QueueSink } from '../sinks/queue-sink.service';
 
-/** Ready with RabbitMQ connected, the output directory writable with space left, no breaker open. */
+/**
+ * Ready with RabbitMQ connected (both connections when partitioned: the file leg has its own), the
+ * output directory writable with space left, no breaker open.
+ */
 @Injectable()
 export class FilterReadiness implements Readiness {
   private readonly outputDir: string;
@@ -17,6 +21,7 @@ export class FilterReadiness implements Readiness {
     private readonly breakers: BreakerHealthIndicator,
     private readonly disk: DiskHealthIndicator,
     private readonly queue: QueueSink,
+    private readonly file: FileLeg,
   ) {
     this.outputDir = files.dir;
   }
@@ -26,6 +31,11 @@ export class FilterReadiness implements Readiness {
       () => {
         const session = this.indicators.check('rabbitmq');
         return this.queue.connected ? session.up() : session.down({ message: 'not connected' });
+      },
+      () => {
+        const session = this.indicators.check('fileLeg');
+        const reason = this.file.notReady();
+        return reason === undefined ? session.up() : session.down({ message: reason });
       },
       () =>
         this.indicators

@@ -5,7 +5,7 @@ import { DataflowMetrics, describeError, Traced } from '@dataflow/observability'
 import type { RecordSender } from './record-sender';
 import type { RouteDecision } from '../routing/record-router';
 import { RulesService } from '../routing/rules.service';
-import { FileSink } from '../sinks/file-sink.service';
+import { FileLeg } from '../sinks/file-leg';
 import { QueueSink } from '../sinks/queue-sink.service';
 import { TailService } from '../tail/tail.service';
 import { DeliveryLedger } from './delivery-ledger';
@@ -40,7 +40,7 @@ export class RecordPipeline implements OnApplicationBootstrap, BeforeApplication
     @Inject(PIPELINE_OPTIONS) options: PipelineOptions,
     private readonly rules: RulesService,
     private readonly queue: QueueSink,
-    private readonly file: FileSink,
+    private readonly file: FileLeg,
     private readonly metrics: DataflowMetrics,
     private readonly tail: TailService,
   ) {

@@ -68,7 +68,12 @@ export async function recoverFileSink(dir: string, checkpoint: Checkpoint | unde
   return { held, files, repairedFiles, scannedBytes, unreadableLines };
 }
 
-async function scanFile(
+/**
+ * Reads the complete lines of `path` from byte `from` to `size`, calling `note` with the source and
+ * seq of each record; returns where the last complete line ends (a torn tail starts there) and how
+ * many lines were not records.
+ */
+export async function scanFile(
   path: string,
   from: number,
   size: number,

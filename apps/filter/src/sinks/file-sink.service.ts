@@ -8,6 +8,7 @@ import { recoverFileSink } from './file-sink.recovery';
 import { FloorStore } from './floor-store';
 import { HeldSeqs } from './held-seqs';
 import { FILE_SINK_OPTIONS, type FileSinkOptions } from './file-sink.options';
+import type { FileLeg } from './file-leg';
 import { SinkFiles, type Written } from './sink-files';
 
 export const FILESYSTEM_POLICY = 'filesystem';
@@ -40,7 +41,7 @@ function emptyBatch(): PendingBatch {
  * the process runs, and start-up repairs a torn last line after a crash.
  */
 @Injectable()
-export class FileSink implements OnModuleInit, OnApplicationShutdown {
+export class FileSink implements FileLeg, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(FileSink.name);
   private readonly dir: string;
   private readonly intervalMs: number;
@@ -75,6 +76,11 @@ export class FileSink implements OnModuleInit, OnApplicationShutdown {
     this.logger.log(
       `file sink ready in ${this.dir}: ${this.held.size} sources in memory, ${evicted} evicted, scanned ${state.scannedBytes} bytes in ${Math.round(performance.now() - started)} ms`,
     );
+  }
+
+  /** Always ready: readiness checks the output directory itself. */
+  notReady(): undefined {
+    return undefined;
   }
 
   /** Whether the files durably hold this record (exactly, per source and seq). */

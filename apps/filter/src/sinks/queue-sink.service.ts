@@ -15,8 +15,8 @@ export const RABBITMQ_POLICY = 'rabbitmq';
  */
 @Injectable()
 export class QueueSink implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(QueueSink.name);
-  private readonly held = new HeldSeqs();
+  private readonly logger = new Logger(this.constructor.name);
+  protected readonly held = new HeldSeqs();
 
   constructor(private readonly client: RecordsRmqClient) {}
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { commonEnv, decimal, integer, optionalSecret, port, url } from '@dataflow/config';
+import { commonEnv, decimal, integer, optionalSecret, port, urls } from '@dataflow/config';
 import { SOURCE_PATTERN, MAX_RECORDS_PER_FRAME } from '@dataflow/contracts';
 import { seqFileProblem } from '../generation/seq-file';
 
@@ -29,7 +29,8 @@ export const generatorEnv = z
     /** Reconnection backoff (exponential with jitter). */
     GENERATOR_RECONNECT_MIN_MS: integer(200, 10, 60_000),
     GENERATOR_RECONNECT_MAX_MS: integer(10_000, 100, 600_000),
-    FILTER_WS_URL: url('ws://127.0.0.1:3002/ingest', ['ws:', 'wss:']),
+    /** The filter's `/ingest`, or several filter replicas' separated by commas (tried in turn). */
+    FILTER_WS_URL: urls('ws://127.0.0.1:3002/ingest', ['ws:', 'wss:']),
     INGEST_TOKEN: optionalSecret(),
   })
   .superRefine((env, context) => {

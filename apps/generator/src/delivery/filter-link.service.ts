@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ConfigService } from '@nestjs/config';
+import { urlList } from '@dataflow/config';
 import type WebSocket from 'ws';
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
 import { DataRecord, RECORDS_EVENT, WS_CLOSE_NORMAL } from '@dataflow/contracts';
@@ -53,12 +54,16 @@ export class FilterLink implements OnApplicationShutdown {
   ) {
     this.policy = registry.get(FILTER_POLICY);
     this.source = config.get('GENERATOR_ID', { infer: true });
-    const url = config.get('FILTER_WS_URL', { infer: true });
-    const shownUrl = redactUrl(url);
     this.socket = new FilterSocket(
-      { url, shownUrl, token: config.get('INGEST_TOKEN', { infer: true }), logger: this.logger },
       {
-        opened: () => this.logger.log(`connected to ${shownUrl}; resending ${this.outbox.size} unacknowledged records`),
+        urls: urlList(config.get('FILTER_WS_URL', { infer: true })),
+        show: redactUrl,
+        token: config.get('INGEST_TOKEN', { infer: true }),
+        logger: this.logger,
+      },
+      {
+        opened: () =>
+          this.logger.log(`connected to ${this.socket.shownUrl}; resending ${this.outbox.size} unacknowledged records`),
         message: (data, isBinary) => this.answers.handle(data, isBinary),
         closed: (code, reason) => {
           this.logger.warn(`filter closed the connection (${code}${reason ? `: ${reason}` : ''})`);

@@ -3,9 +3,13 @@ import WebSocket from 'ws';
 import { LinkError } from './link-error';
 
 export interface FilterSocketOptions {
-  readonly url: string;
-  /** The URL as logged (a token or password in it masked). */
-  readonly shownUrl: string;
+  /**
+   * The filter's URL, or several (filter replicas without a load balancer in front): the socket
+   * stays on one while it works and moves to the next after a failed attempt or a lost connection.
+   */
+  readonly urls: readonly string[];
+  /** How a URL is logged (a token or password in it masked). */
+  readonly show: (url: string) => string;
   readonly token: string | undefined;
   readonly logger: Logger;
 }
@@ -26,6 +30,8 @@ export interface FilterSocketEvents {
 export class FilterSocket {
   private socket: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
+  /** Index of the URL in use (or tried next). */
+  private current = 0;
 
   constructor(
     private readonly options: FilterSocketOptions,
@@ -65,8 +71,24 @@ export class FilterSocket {
     this.socket = undefined;
   }
 
+  /** The URL in use, as logged. */
+  get shownUrl(): string {
+    return this.options.show(this.url);
+  }
+
+  private get url(): string {
+    return this.options.urls[this.current % this.options.urls.length] as string;
+  }
+
+  /** After a failure, the next attempt goes to the next URL (the same one when there is one). */
+  private moveOn(): void {
+    this.current = (this.current + 1) % this.options.urls.length;
+  }
+
   private open(signal: AbortSignal, current: () => boolean): Promise<WebSocket> {
-    const { url, shownUrl, token, logger } = this.options;
+    const { token, logger } = this.options;
+    const url = this.url;
+    const shownUrl = this.options.show(url);
     return new Promise<WebSocket>((resolve, reject) => {
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const socket = new WebSocket(url, { headers, handshakeTimeout: 5_000, perMessageDeflate: false });
@@ -76,6 +98,7 @@ export class FilterSocket {
         socket.removeAllListeners();
         socket.on('error', () => undefined);
         socket.terminate();
+        this.moveOn();
         reject(new LinkError(`cannot connect to ${shownUrl}: ${error.message}`));
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -87,7 +110,9 @@ export class FilterSocket {
         socket.removeAllListeners();
         socket.on('message', (data, isBinary) => this.events.message(data, isBinary));
         socket.on('close', (code, reason) => {
-          if (socket === this.socket) this.events.closed(code, reason.toString());
+          if (socket !== this.socket) return;
+          this.moveOn();
+          this.events.closed(code, reason.toString());
         });
         socket.on('error', (error) => logger.warn(`filter connection error: ${error.message}`));
         this.socket = socket;

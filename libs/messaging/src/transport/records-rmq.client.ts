@@ -2,7 +2,7 @@ import { ClientRMQ, RmqRecordBuilder, type ReadPacket } from '@nestjs/microservi
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { lastValueFrom } from 'rxjs';
-import { DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
+import { CONSISTENT_HASH_EXCHANGE_TYPE, DataRecord, RECORDS_EXCHANGE, RECORDS_PATTERN } from '@dataflow/contracts';
 import { declareTopology } from './topology';
 import { UnroutableMessageError } from './unroutable.error';
 import { RMQ_SOCKET_OPTIONS } from './socket-options';
@@ -14,10 +14,16 @@ export interface RecordsClientOptions {
   readonly publishTimeoutMs: number;
   /** Partitions per sink (`RECORD_PARTITIONS`), to declare the topology. */
   readonly partitions: number;
+  /**
+   * Where messages go: `dataflow.records` (both database sinks; the default), or the file sink's
+   * partition exchange (partitioned topology only).
+   */
+  readonly exchange?: string;
 }
 
 /**
- * Nest's RMQ client, publishing record events to the fanout exchange on a confirm channel with
+ * Nest's RMQ client, publishing record events to the fanout exchange (or the file sink's partition
+ * exchange, see {@link RecordsClientOptions.exchange}) on a confirm channel with
  * the `mandatory` flag. `publishRecords` settles only when the broker has confirmed the message,
  * and fails when it refused or returned it, so the caller acknowledges upstream only after that.
  * Each message's routing key is its records' source, which the partitioned topology hashes to
@@ -28,15 +34,18 @@ export class RecordsRmqClient extends ClientRMQ {
   private sequence = 0;
   /** The publishing channel is set up on the current connection: the topology is declared. */
   private channelReady = false;
+  private readonly exchange: string;
 
   constructor(private readonly settings: RecordsClientOptions) {
+    const exchange = settings.exchange ?? RECORDS_EXCHANGE;
     super({
       urls: urlList(settings.url),
-      exchange: RECORDS_EXCHANGE,
-      exchangeType: 'fanout',
+      exchange,
+      exchangeType: exchange === RECORDS_EXCHANGE ? 'fanout' : CONSISTENT_HASH_EXCHANGE_TYPE,
       persistent: true,
       socketOptions: RMQ_SOCKET_OPTIONS,
     });
+    this.exchange = exchange;
   }
 
   override createChannel(): Promise<void> {
@@ -77,7 +86,7 @@ export class RecordsRmqClient extends ClientRMQ {
     const channel = this.channel as ChannelWrapper | null;
     if (!channel) return Promise.reject(new Error('no channel to publish on'));
     return channel
-      .publish(RECORDS_EXCHANGE, routingKeyOf(body.data), Buffer.from(JSON.stringify(body)), {
+      .publish(this.exchange, routingKeyOf(body.data), Buffer.from(JSON.stringify(body)), {
         persistent: true,
         ...options,
         headers: this.mergeHeaders(options?.headers as Record<string, string> | undefined),

@@ -8,10 +8,10 @@ import {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE_HEADER,
   DEAD_LETTER_REASON_HEADER,
-  recordTopology,
   RECORDS_PATTERN,
   REPLAYED_HEADER,
-  type Sink,
+  sinkTopology,
+  type RecordSink,
 } from '@dataflow/contracts';
 import type { ConsumerSession } from './consumer-session';
 import { QueueConsumer, type ChannelFactory, type ConsumerHost } from './queue-consumer';
@@ -24,8 +24,11 @@ import { urlList } from '@dataflow/config';
 export interface RecordsServerOptions {
   /** A node's URL, or several separated by commas (tried in turn). */
   readonly url: string;
-  /** The sink whose queues this server consumes: all its partitions. */
-  readonly sink: Sink;
+  /**
+   * The sink whose queues this server consumes: all its partitions. The file sink has queues only
+   * when partitioned; unpartitioned, the server consumes nothing and never connects.
+   */
+  readonly sink: RecordSink;
   /** Partitions per sink (`RECORD_PARTITIONS`), to declare the topology and name the queues. */
   readonly partitions: number;
   /** Unacknowledged messages the broker may push to each queue's consumer. */
@@ -86,16 +89,15 @@ export class RecordsRmqServer extends ServerRMQ {
   private readonly sessionListeners: Array<(session: ConsumerSession) => void> = [];
 
   constructor(private readonly settings: RecordsServerOptions) {
-    const sink = recordTopology(settings.partitions).find((s) => s.sink === settings.sink);
-    if (!sink) throw new Error(`unknown sink ${settings.sink}`);
+    const sink = sinkTopology(settings.sink, settings.partitions);
     super({
       urls: urlList(settings.url),
-      queue: sink.queues[0]?.queue,
+      queue: sink?.queues[0]?.queue,
       noAck: false,
       prefetchCount: settings.prefetch,
       socketOptions: RMQ_SOCKET_OPTIONS,
     });
-    this.deadLetterQueue = sink.deadLetterQueue;
+    this.deadLetterQueue = sink?.deadLetterQueue ?? '';
     const host: ConsumerHost = {
       connection: () => this.connection,
       held: () => this.stopping || this.suspendedFor !== undefined,
@@ -110,7 +112,7 @@ export class RecordsRmqServer extends ServerRMQ {
       consuming: () => this.listening?.(),
       deliver: (message, session, queue) => this.deliver(message, session, queue),
     };
-    this.consumers = sink.queues.map(
+    this.consumers = (sink?.queues ?? []).map(
       ({ queue }, partition) =>
         new QueueConsumer(queue, this.isPreferred(partition) ? PREFERRED_PRIORITY : STANDBY_PRIORITY, host),
     );
@@ -123,6 +125,10 @@ export class RecordsRmqServer extends ServerRMQ {
 
   /** Connects (retrying without end) and resolves Nest's start once the first session consumes. */
   override async listen(callback: (error?: unknown) => void): Promise<void> {
+    if (this.consumers.length === 0) {
+      callback();
+      return;
+    }
     try {
       const manager = await this.createClient<AmqpConnectionManager>();
       this.server = manager;
@@ -378,7 +384,7 @@ export class RecordsRmqServer extends ServerRMQ {
 }
 
 /** The queue whose existence says that writer `ordinal` of `sink` is connected. */
-export function presenceQueue(sink: Sink, ordinal: number): string {
+export function presenceQueue(sink: RecordSink, ordinal: number): string {
   return `dataflow.writers.${sink}.${ordinal}`;
 }
 

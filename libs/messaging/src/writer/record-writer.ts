@@ -24,6 +24,8 @@ export interface StoreContext {
    * necessarily a redelivered duplicate.
    */
   readonly replayed: boolean;
+  /** The queue (partition) the records came from: one partition's sources are disjoint from another's. */
+  readonly queue: string;
 }
 
 /** A sink's storage: idempotent on (`source`, `seq`), one statement or bulk write per call. */
@@ -50,6 +52,9 @@ const MAX_PING_INTERVAL_MS = 10_000;
 const QUICK_REOPEN_MS = 60_000;
 /** Longest first pause after repeated quick reopens. */
 const MAX_PAUSE_MS = 120_000;
+
+/** A batch and the queue it came from. */
+type QueueBatch = BatchContext & { readonly queue: string };
 
 export interface RecordWriterOptions {
   /** Records per store call at most (`<PREFIX>_BATCH_SIZE`). */
@@ -99,9 +104,13 @@ export class RecordWriter implements BeforeApplicationShutdown {
     private readonly options: RecordWriterOptions,
   ) {
     this.commitLog = options.commitLog ? new CommitLog(options.commitLog) : undefined;
-    this.policy.breaker?.onStateChange((state) => {
-      if (state === CircuitState.Open) void this.pauseUntilBack();
-    });
+    // A server with no queue (the filter's file writer when unpartitioned) never writes; its store's
+    // breaker belongs to someone else then, and pausing would ping it closed.
+    if (server.queues.length > 0) {
+      this.policy.breaker?.onStateChange((state) => {
+        if (state === CircuitState.Open) void this.pauseUntilBack();
+      });
+    }
     this.server.onSession(() => this.target.sessionStarted?.());
   }
 
@@ -137,7 +146,7 @@ export class RecordWriter implements BeforeApplicationShutdown {
         batchSize: this.options.batchSize,
         batchMs: this.options.batchMs,
         // The store method carries its policy (`@Resilient`): transient failures are retried there.
-        store: (records, context, signal) => this.store(records, context, signal),
+        store: (records, context, signal) => this.store(records, { ...context, queue }, signal),
         isPermanent: (error) => this.target.isPermanent(error),
       });
       this.batchers.set(queue, batcher);
@@ -162,12 +171,12 @@ export class RecordWriter implements BeforeApplicationShutdown {
    * links the others, so every message's trace leads to the write that stored it.
    */
   @Traced('records store', {
-    parent: (_records: DataRecord[], batch: BatchContext) => batch.traces[0],
-    links: (_records: DataRecord[], batch: BatchContext) => batch.traces.slice(1),
+    parent: (_records: DataRecord[], batch: QueueBatch) => batch.traces[0],
+    links: (_records: DataRecord[], batch: QueueBatch) => batch.traces.slice(1),
   })
-  private async store(records: DataRecord[], batch: BatchContext, signal?: AbortSignal): Promise<void> {
+  private async store(records: DataRecord[], batch: QueueBatch, signal?: AbortSignal): Promise<void> {
     trace.getActiveSpan()?.setAttribute('dataflow.messages', batch.traces.length);
-    const outcome = await this.target.store(records, { replayed: batch.replayed }, signal);
+    const outcome = await this.target.store(records, { replayed: batch.replayed, queue: batch.queue }, signal);
     this.commitLog?.committed(records);
     this.metrics.recordsProcessed('store', 'stored', outcome.stored);
     this.metrics.recordsProcessed('store', 'duplicate', outcome.duplicates);

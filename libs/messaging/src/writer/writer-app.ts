@@ -86,6 +86,7 @@ export function writerApp<Config extends Record<string, unknown>>(
   };
 }
 
-function connectRecordsConsumer(nest: INestApplication): void {
+/** Connects the app's RecordsRmqServer as its message consumer (started by the shell after init). */
+export function connectRecordsConsumer(nest: INestApplication): void {
   nest.connectMicroservice({ strategy: nest.get(RecordsRmqServer) }, { inheritAppConfig: true });
 }

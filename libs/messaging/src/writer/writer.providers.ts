@@ -1,6 +1,6 @@
-import type { Provider, Type } from '@nestjs/common';
+import type { InjectionToken, Provider, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { Sink } from '@dataflow/contracts';
+import type { RecordSink } from '@dataflow/contracts';
 import { DataflowMetrics } from '@dataflow/observability';
 import { PolicyRegistry } from '@dataflow/resilience';
 import { RecordWriter, type RecordStore } from './record-writer';
@@ -11,7 +11,7 @@ import { RECORD_STORE } from './writer-readiness';
 /** What distinguishes one writer from the other, read from its validated configuration. */
 export interface WriterSettings {
   readonly rabbitmqUrl: string;
-  readonly sink: Sink;
+  readonly sink: RecordSink;
   readonly partitions: number;
   /** Of each partition's consumer. */
   readonly prefetch: number;
@@ -36,9 +36,22 @@ const WRITER_SETTINGS = Symbol('WRITER_SETTINGS');
 export function writerProviders<Config extends Record<string, unknown>>(
   store: Type<RecordStore>,
   settings: (config: ConfigService<Config, true>) => WriterSettings,
+): Provider[];
+/** The same, with the settings made from other providers (`inject`) than the configuration. */
+export function writerProviders<Deps extends unknown[]>(
+  store: Type<RecordStore>,
+  settings: (...deps: Deps) => WriterSettings,
+  inject: InjectionToken[],
+): Provider[];
+export function writerProviders(
+  store: Type<RecordStore>,
+  // The overloads above type it; Nest's factory providers take any arguments.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+  settings: (...deps: any[]) => WriterSettings,
+  inject: InjectionToken[] = [ConfigService],
 ): Provider[] {
   return [
-    { provide: WRITER_SETTINGS, inject: [ConfigService], useFactory: settings },
+    { provide: WRITER_SETTINGS, inject, useFactory: settings },
     store,
     { provide: RECORD_STORE, useExisting: store },
     {
