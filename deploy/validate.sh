@@ -97,7 +97,8 @@ render() { # render OUT [helm template args...]
 
 # ------------------------------------------------------------------ Helm chart
 step "helm lint --strict, helm template and manifestcheck for each ci/*-values.yaml"
-# The chart's defaults: 8 partitions, one generator and filter, two of each writer.
+# The chart's defaults: 8 partitions, one generator and filter (a ReadWriteMany claim, rolling), two
+# of each writer.
 DEFAULT_SCALE=(-partitions 8 -replicas "generator=1,filter=1,db-writer=2,mongo-writer=2")
 for values in "$CHART"/ci/*-values.yaml; do
   name="$(basename "$values" -values.yaml)"
@@ -105,7 +106,7 @@ for values in "$CHART"/ci/*-values.yaml; do
     default) expect=("${DEFAULT_SCALE[@]}") ;;
     existing-secret) expect=("${DEFAULT_SCALE[@]}" -servicemonitor -existing-secret dataflow-connections) ;;
     rules-tracing) expect=("${DEFAULT_SCALE[@]}" -rules -tracing -rules-out "$TMP/ci-rules.json") ;;
-    scale-out) expect=(-partitions 8 -replicas "generator=4,filter=1,db-writer=3,mongo-writer=3") ;;
+    scale-out) expect=(-partitions 8 -replicas "generator=4,filter=3,db-writer=3,mongo-writer=3") ;;
     *) fail "$values: add its expectations to deploy/validate.sh" ;;
   esac
   helm lint "$CHART" --strict --kube-version "$KUBE_VERSION" -f "$values" >"$TMP/lint.out" 2>&1 ||
@@ -115,21 +116,31 @@ for values in "$CHART"/ci/*-values.yaml; do
   echo "           $name: $(grep -c '^kind:' "$TMP/$name.yaml") objects"
 done
 
-step "scale-out edge cases: the original topology (partitions 1) and the limits (64, longest names)"
-# partitions 1: the single queue per sink; any number of writers (all but one stand by).
+step "scale-out edge cases: the original topology (partitions 1), one filter on a ReadWriteOnce claim, the limits"
+# partitions 1: the single queue per sink; any number of writers (all but one stand by); one filter
+# with Recreate on a ReadWriteOnce claim (manifestcheck asserts both).
 render "$TMP/one-partition.yaml" -f "$CHART/ci/default-values.yaml" --set partitions=1 \
   --set apps.db-writer.replicas=3 --set apps.mongo-writer.replicas=3 ||
   fail "helm template with partitions 1: $(cat "$TMP/one-partition.yaml")"
-"$TMP/manifestcheck" -partitions 1 -replicas db-writer=3,mongo-writer=3 <"$TMP/one-partition.yaml" ||
+"$TMP/manifestcheck" -partitions 1 -replicas filter=1,db-writer=3,mongo-writer=3 <"$TMP/one-partition.yaml" ||
   fail "rendered manifests with partitions 1"
-# 64 of everything under the longest release name Helm allows (53 characters): the StatefulSet
-# names must stay within 52 characters and the generator pod names within the source pattern.
+grep -A1 '^  accessModes:' "$TMP/one-partition.yaml" | grep -q -- '- ReadWriteOnce' ||
+  fail "partitions 1: the filter's claim is not ReadWriteOnce"
+# partitions > 1 without ReadWriteMany storage: one filter, Recreate, on the ReadWriteOnce claim.
+render "$TMP/one-filter-rwo.yaml" -f "$CHART/ci/default-values.yaml" --set apps.filter.persistence.accessMode=ReadWriteOnce ||
+  fail "helm template with one filter on a ReadWriteOnce claim: $(cat "$TMP/one-filter-rwo.yaml")"
+"$TMP/manifestcheck" -partitions 8 -replicas filter=1 <"$TMP/one-filter-rwo.yaml" ||
+  fail "rendered manifests with one filter on a ReadWriteOnce claim"
+grep -q '^    type: Recreate$' "$TMP/one-filter-rwo.yaml" || fail "one filter on a ReadWriteOnce claim: not Recreate"
+# 64 of everything (16 filters, their maximum) under the longest release name Helm allows (53
+# characters): the StatefulSet names must stay within 52 characters and the generator pod names
+# within the source pattern.
 LONG_RELEASE=release-name-of-fifty-three-characters-for-the-checks
 helm template "$LONG_RELEASE" "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/default-values.yaml" \
-  --set partitions=64 --set apps.generator.replicas=64 --set apps.db-writer.replicas=64 \
+  --set partitions=64 --set apps.generator.replicas=64 --set apps.filter.replicas=16 --set apps.db-writer.replicas=64 \
   --set apps.mongo-writer.replicas=64 >"$TMP/limits.yaml" 2>&1 || fail "helm template at the limits: $(cat "$TMP/limits.yaml")"
-"$TMP/manifestcheck" -partitions 64 -replicas generator=64,db-writer=64,mongo-writer=64 <"$TMP/limits.yaml" ||
-  fail "rendered manifests at the limits (64 partitions and replicas, a ${#LONG_RELEASE}-character release name)"
+"$TMP/manifestcheck" -partitions 64 -replicas generator=64,filter=16,db-writer=64,mongo-writer=64 <"$TMP/limits.yaml" ||
+  fail "rendered manifests at the limits (64 partitions and replicas, 16 filters, a ${#LONG_RELEASE}-character release name)"
 
 step "manifestcheck refuses scale-out manifests with one thing wrong"
 broken() { # broken DESCRIPTION EXPECTED_OUTPUT PERL_EXPRESSION: edit the scale-out render, expect a refusal
@@ -158,6 +169,14 @@ broken() { # broken DESCRIPTION EXPECTED_OUTPUT PERL_EXPRESSION: edit the scale-
   broken "a PDB selecting every app" "exactly one app" \
     's/(kind: PodDisruptionBudget\n(?:.*\n)*?\s*matchLabels:\n(?:.*\n){2})\s*app.kubernetes.io\/component: \S+\n/$1/'
   broken "anti-affinity on the zone only" "without a pod anti-affinity" 's/topologyKey: kubernetes.io\/hostname/topologyKey: topology.kubernetes.io\/zone/g'
+  broken "several filters recreated" "expected RollingUpdate with maxUnavailable 0" \
+    's/type: RollingUpdate\n\s*rollingUpdate:\n\s*maxUnavailable: 0\n\s*maxSurge: 1\n/type: Recreate\n/'
+  broken "a filter rollout taking a pod down first" "must set maxUnavailable 0" 's/maxUnavailable: 0/maxUnavailable: 1/'
+  broken "several filters on a ReadWriteOnce claim" "needs ReadWriteMany" 's/- ReadWriteMany/- ReadWriteOnce/'
+  broken "several filters without a PodDisruptionBudget" "app filter: expected one PodDisruptionBudget" \
+    's/---\n# Source: dataflow\/templates\/pdb.yaml\napiVersion: policy\/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: check-dataflow-filter\n(?:(?!---\n).*\n)*//'
+  broken "several filters without a hostname anti-affinity" "Deployment check-dataflow-filter: 3 replicas without a pod anti-affinity" \
+    's/(name: check-dataflow-filter\n(?:(?!---\n).*\n)*?\s*topologyKey: )kubernetes.io\/hostname/$1topology.kubernetes.io\/zone/'
   broken "an autoscaled writer" "no app may be autoscaled" \
     's/\z/---\napiVersion: autoscaling\/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: hpa\nspec:\n  scaleTargetRef: { apiVersion: apps\/v1, kind: StatefulSet, name: check-dataflow-db-writer }\n  minReplicas: 1\n  maxReplicas: 3\n/'
 }
@@ -201,7 +220,15 @@ refused "production without FILTER_ADMIN_TOKEN" "FILTER_ADMIN_TOKEN" \
 refused "Kubernetes 1.27 (no pod-index label)" "kubeVersion" -f "$CHART/ci/default-values.yaml" --kube-version 1.27.0
 refused "partitions 0" "partitions" -f "$CHART/ci/default-values.yaml" --set partitions=0
 refused "partitions 65" "partitions" -f "$CHART/ci/default-values.yaml" --set partitions=65
-refused "a second filter replica" "filter/replicas" -f "$CHART/ci/default-values.yaml" --set apps.filter.replicas=2
+refused "a second filter with partitions 1" "apps.filter.replicas (2) needs partitions > 1" \
+  -f "$CHART/ci/default-values.yaml" --set partitions=1 --set apps.filter.replicas=2
+refused "several filters on a ReadWriteOnce claim" "apps.filter.replicas (3) needs apps.filter.persistence.accessMode ReadWriteMany" \
+  -f "$CHART/ci/default-values.yaml" --set apps.filter.replicas=3 --set apps.filter.persistence.accessMode=ReadWriteOnce
+refused "17 filters" "filter/replicas" -f "$CHART/ci/default-values.yaml" --set apps.filter.replicas=17
+refused "no filter replica (enabled: false is the way)" "filter/replicas" -f "$CHART/ci/default-values.yaml" \
+  --set apps.filter.replicas=0
+refused "an access mode Kubernetes has no use for here" "filter/persistence/accessMode" \
+  -f "$CHART/ci/default-values.yaml" --set apps.filter.persistence.accessMode=ReadOnlyMany
 refused "65 generators" "generator/replicas" -f "$CHART/ci/default-values.yaml" --set apps.generator.replicas=65
 refused "no db-writer replica (enabled: false is the way)" "db-writer/replicas" -f "$CHART/ci/default-values.yaml" \
   --set apps.db-writer.replicas=0
@@ -213,8 +240,8 @@ refused "a fixed GENERATOR_ID" "apps.generator.config.GENERATOR_ID" -f "$CHART/c
   --set apps.generator.config.GENERATOR_ID=generator-1
 refused "a writer ordinal in extraEnv" "DB_WRITER_ORDINAL is set by the chart" -f "$CHART/ci/default-values.yaml" \
   --set apps.db-writer.extraEnv[0].name=DB_WRITER_ORDINAL --set-string apps.db-writer.extraEnv[0].value=0
-refused "a rolling update of the filter" "strategy" -f "$CHART/ci/default-values.yaml" \
-  --set apps.filter.strategy.type=RollingUpdate
+refused "a strategy of the filter's own (the chart derives it)" "strategy" -f "$CHART/ci/default-values.yaml" \
+  --set apps.filter.strategy.type=Recreate
 refused "autoscaling of the db-writer" "autoscaling" -f "$CHART/ci/default-values.yaml" \
   --set apps.db-writer.autoscaling.enabled=true
 refused "autoscaling of the mongo-writer" "autoscaling" -f "$CHART/ci/default-values.yaml" \
@@ -227,6 +254,29 @@ refused "drop as the default route" "default" -f "$CHART/ci/default-values.yaml"
   --set-json 'apps.filter.rules={"rules":[],"default":"drop"}'
 refused "an unknown sampler" "sampler" -f "$CHART/ci/default-values.yaml" \
   --set tracing.otlpEndpoint=http://collector:4318 --set tracing.sampler=sometimes
+
+step "an upgrade onto an existing filter claim of another access mode stops before anything is applied"
+# `lookup` finds nothing without a cluster: a copy of the chart answers it with a ReadWriteOnce claim,
+# as chart 0.3 created it.
+STUBBED="$TMP/stubbed-chart"
+cp -r "$CHART" "$STUBBED"
+perl -0pi -e 's/\(lookup "v1" "PersistentVolumeClaim" \.Release\.Namespace \$claim\)/(dict "spec" (dict "accessModes" (list "ReadWriteOnce")))/' \
+  "$STUBBED/templates/validate.yaml"
+grep -q '(dict "accessModes" (list "ReadWriteOnce"))' "$STUBBED/templates/validate.yaml" ||
+  fail "templates/validate.yaml no longer looks up the filter's claim as this check expects"
+stubbed() { # stubbed OUT [helm template args...]
+  local out="$1"
+  shift
+  helm template check "$STUBBED" --kube-version "$KUBE_VERSION" -f "$CHART/ci/default-values.yaml" "$@" >"$out" 2>&1
+}
+if stubbed "$TMP/stubbed.out"; then
+  fail "the chart accepted a ReadWriteMany claim where a ReadWriteOnce one exists"
+fi
+grep -q 'PersistentVolumeClaim check-dataflow-filter exists with access modes \[ReadWriteOnce\]' "$TMP/stubbed.out" ||
+  fail "a ReadWriteMany claim where a ReadWriteOnce one exists: unexpected error: $(cat "$TMP/stubbed.out")"
+stubbed "$TMP/stubbed.out" --set apps.filter.persistence.accessMode=ReadWriteOnce ||
+  fail "one filter on the existing ReadWriteOnce claim: $(cat "$TMP/stubbed.out")"
+stubbed "$TMP/stubbed.out" --set partitions=1 || fail "partitions 1 on the existing ReadWriteOnce claim: $(cat "$TMP/stubbed.out")"
 
 # ------------------------------------------------------------------ Grafana
 step "dashboard JSON: parses, unique panel ids, no overlapping panels, every panel has a query"

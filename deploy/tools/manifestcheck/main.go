@@ -2,9 +2,10 @@
 // cluster: every object is decoded strictly into its Kubernetes API type (unknown or mistyped
 // fields are errors), references between objects are resolved, and the chart's operational
 // rules are asserted (probes, resources, non-root, workload kinds and replica rules, the
-// scale-out variables, PDBs and anti-affinity, the rules ConfigMap mount, tracing variables).
+// scale-out variables, the filter's strategy and shared output volume, PDBs and anti-affinity, the
+// rules ConfigMap mount, tracing variables).
 //
-//	helm template ... | manifestcheck -partitions 8 -replicas generator=4,db-writer=3 -rules=false
+//	helm template ... | manifestcheck -partitions 8 -replicas generator=4,filter=3,db-writer=3 -rules=false
 //
 // It prints one line per problem and exits 1 when there is any.
 package main
@@ -49,6 +50,8 @@ var writerPrefix = map[string]string{"db-writer": "DB_WRITER", "mongo-writer": "
 
 const (
 	maxPartitions = 64
+	// The schema's bound on the filter's replicas.
+	maxFilterReplicas = 16
 	// The downward-API path of a StatefulSet pod's ordinal (the label exists since Kubernetes 1.28).
 	podIndexField = "metadata.labels['apps.kubernetes.io/pod-index']"
 	// A StatefulSet's pods carry controller-revision-hash=<name>-<hash of 10 characters>, a label
@@ -136,6 +139,7 @@ func main() {
 	c.checkScaling(m, expectReplicas)
 	c.checkPartitions(m, *expectPartitions)
 	c.checkWriters(m)
+	c.checkFilter(m)
 	c.checkGenerator(m)
 	c.checkDisruption(m)
 	c.checkServices(m)
@@ -472,7 +476,7 @@ func (c *checker) checkScaling(m *manifests, expect replicaFlag) {
 			c.errorf("%s: %d replicas, expected %d", w.where(), w.replicas, want)
 		}
 	}
-	for app, w := range m.workloads {
+	for _, w := range m.workloads {
 		if w.replicas < 1 || w.replicas > maxPartitions {
 			c.errorf("%s: %d replicas, expected 1 to %d", w.where(), w.replicas, maxPartitions)
 		}
@@ -494,13 +498,124 @@ func (c *checker) checkScaling(m *manifests, expect replicaFlag) {
 				c.errorf("%s: serviceName %q is not a rendered Service", w.where(), s.Spec.ServiceName)
 			}
 		}
-		if app == "filter" {
-			// Its file sink lives on one ReadWriteOnce volume: one pod, and never two at once.
-			if d := w.deployment; d == nil || w.replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-				c.errorf("%s: the filter must run 1 replica with strategy Recreate", w.where())
+	}
+}
+
+// checkFilter: the filter's replicas, strategy and output volume agree with its topology.
+//   - RECORD_PARTITIONS 1: the filter appends to its files itself, so exactly one pod, and never two
+//     at once (Recreate).
+//   - RECORD_PARTITIONS > 1: every replica runs a file writer on the partition directories
+//     FILTER_OUTPUT_DIR/<p>, fenced by a lock file inside each, so all replicas mount one
+//     ReadWriteMany claim. On such a claim the filter rolls out with maxUnavailable 0 and a surge
+//     (ingest never stops); on a claim only one node may mount it stays a single pod with Recreate.
+//     Several replicas also need a PodDisruptionBudget and the hostname anti-affinity, which
+//     checkDisruption asserts for every app.
+func (c *checker) checkFilter(m *manifests) {
+	w := m.workloads["filter"]
+	if w == nil || w.deployment == nil {
+		return // checkWorkloads reports a missing filter or the wrong kind
+	}
+	where := w.where()
+	if w.replicas < 1 || w.replicas > maxFilterReplicas {
+		c.errorf("%s: %d replicas, expected 1 to %d", where, w.replicas, maxFilterReplicas)
+	}
+	ctr := w.container()
+	env := m.env(ctr)
+
+	// The output directory's volume: a claim shared by every pod of the Deployment.
+	dir := env["FILTER_OUTPUT_DIR"]
+	var claim *corev1.PersistentVolumeClaim
+	onClaim := false
+	for _, vm := range ctr.VolumeMounts {
+		if dir == "" || path.Clean(vm.MountPath) != path.Clean(dir) {
+			continue
+		}
+		for _, v := range w.spec().Volumes {
+			if v.Name == vm.Name && v.PersistentVolumeClaim != nil {
+				onClaim = true
+				claim = m.pvcs[v.PersistentVolumeClaim.ClaimName] // nil: not rendered (checkWorkloads says so)
 			}
 		}
+		if vm.ReadOnly || vm.SubPath != "" || vm.SubPathExpr != "" {
+			c.errorf("%s: the output volume must be mounted writable, without subPath", where)
+		}
 	}
+	if !onClaim {
+		c.errorf("%s: FILTER_OUTPUT_DIR %q is not the mount path of a PersistentVolumeClaim", where, dir)
+	}
+	shared := false
+	modes := "unknown"
+	if claim != nil {
+		modes = fmt.Sprint(claim.Spec.AccessModes)
+		for _, mode := range claim.Spec.AccessModes {
+			shared = shared || mode == corev1.ReadWriteMany
+		}
+	}
+
+	partitions, err := strconv.Atoi(env["RECORD_PARTITIONS"])
+	if err != nil {
+		return // checkPartitions reports it
+	}
+	strategy := w.deployment.Spec.Strategy
+	recreate := strategy.Type == appsv1.RecreateDeploymentStrategyType
+	if partitions == 1 {
+		if w.replicas != 1 {
+			c.errorf("%s: %d replicas with RECORD_PARTITIONS 1: the filter appends to its files itself, so exactly 1 may run", where, w.replicas)
+		}
+		if !recreate {
+			c.errorf("%s: strategy %q with RECORD_PARTITIONS 1: must be Recreate (two filters would append to the same files)", where, strategy.Type)
+		}
+		return
+	}
+	if claim != nil && !shared {
+		if w.replicas > 1 {
+			c.errorf("%s: %d replicas on a %s claim: every filter replica mounts the same output directory, which needs ReadWriteMany", where, w.replicas, modes)
+		}
+		if !recreate {
+			c.errorf("%s: strategy %q on a %s claim: the surge pod may not mount it, so Recreate", where, strategy.Type, modes)
+		}
+		return
+	}
+	if !shared && w.replicas == 1 && recreate {
+		return // an existing claim of unknown access mode, one filter
+	}
+	// Several filters, or a ReadWriteMany claim: a rollout must never stop ingest.
+	ru := strategy.RollingUpdate
+	switch {
+	case recreate || (strategy.Type != "" && strategy.Type != appsv1.RollingUpdateDeploymentStrategyType):
+		c.errorf("%s: strategy %q with RECORD_PARTITIONS %d and %d replicas on a %s claim: expected RollingUpdate with maxUnavailable 0 and maxSurge 1", where, strategy.Type, partitions, w.replicas, modes)
+	case ru == nil || ru.MaxUnavailable == nil || !isZero(*ru.MaxUnavailable):
+		c.errorf("%s: the rolling update must set maxUnavailable 0 (a rollout never stops ingest), found %v", where, describeRollingUpdate(ru))
+	case ru.MaxSurge == nil || surge(*ru.MaxSurge, w.replicas) < 1:
+		c.errorf("%s: the rolling update needs a maxSurge of at least 1 with maxUnavailable 0, found %v", where, describeRollingUpdate(ru))
+	}
+}
+
+// isZero tells whether a maxUnavailable is 0 for any replica count (0 or "0%").
+func isZero(v intstr.IntOrString) bool {
+	return (v.Type == intstr.Int && v.IntVal == 0) || (v.Type == intstr.String && v.StrVal == "0%")
+}
+
+// surge is a maxSurge scaled to replicas as the Deployment controller does (rounding up).
+func surge(v intstr.IntOrString, replicas int32) int {
+	n, err := intstr.GetScaledValueFromIntOrPercent(&v, int(replicas), true)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func describeRollingUpdate(ru *appsv1.RollingUpdateDeployment) string {
+	if ru == nil {
+		return "no rollingUpdate"
+	}
+	show := func(v *intstr.IntOrString) string {
+		if v == nil {
+			return "unset"
+		}
+		return v.String()
+	}
+	return fmt.Sprintf("maxUnavailable %s, maxSurge %s", show(ru.MaxUnavailable), show(ru.MaxSurge))
 }
 
 // checkPartitions: every app that touches the broker declares the same topology.

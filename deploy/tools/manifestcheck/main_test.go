@@ -12,11 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// fixture builds the scale-out shape the chart renders (4 generators, 3 of each writer,
-// 8 partitions), reduced to what the scale-out checks read; each test breaks one thing.
+// fixture builds the scale-out shape the chart renders (4 generators, 3 filters on one
+// ReadWriteMany claim, 3 of each writer, 8 partitions), reduced to what the scale-out checks read;
+// each test breaks one thing.
 func fixture() *manifests {
-	m := &manifests{workloads: map[string]*workload{}, configMaps: map[string]*corev1.ConfigMap{}}
-	replicas := map[string]int32{"generator": 4, "filter": 1, "db-writer": 3, "mongo-writer": 3}
+	m := &manifests{workloads: map[string]*workload{}, configMaps: map[string]*corev1.ConfigMap{},
+		pvcs: map[string]*corev1.PersistentVolumeClaim{}}
+	replicas := map[string]int32{"generator": 4, "filter": 3, "db-writer": 3, "mongo-writer": 3}
 	for _, app := range apps {
 		name := "rel-dataflow-" + app
 		podLabels := map[string]string{"app.kubernetes.io/instance": "rel", "app.kubernetes.io/component": app}
@@ -45,6 +47,14 @@ func fixture() *manifests {
 				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
 			ctr.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/app/data/generator"}}
 		}
+		if app == "filter" {
+			data["FILTER_OUTPUT_DIR"] = "/app/data/filtered"
+			ctr.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/app/data/filtered"}}
+			w.template.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}}}
+			m.pvcs[name] = &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}}}
+		}
 		w.template.Spec.Containers = []corev1.Container{ctr}
 		if w.kind == "StatefulSet" {
 			w.statefulSet = &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -56,7 +66,10 @@ func fixture() *manifests {
 				}}
 			}
 		} else {
-			w.deployment = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name}}
+			zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+			w.deployment = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: appsv1.DeploymentSpec{Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+					RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &zero, MaxSurge: &one}}}}
 		}
 		m.workloads[app] = w
 		m.configMaps[name] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: data}
@@ -67,13 +80,35 @@ func fixture() *manifests {
 	return m
 }
 
-func scaleOutProblems(m *manifests) []string {
+func scaleOutProblems(m *manifests) []string { return problemsWith(m, 8) }
+
+// problemsWith runs the scale-out checks expecting RECORD_PARTITIONS partitions.
+func problemsWith(m *manifests, partitions int) []string {
 	c := &checker{}
-	c.checkPartitions(m, 8)
+	c.checkPartitions(m, partitions)
 	c.checkWriters(m)
+	c.checkFilter(m)
 	c.checkGenerator(m)
 	c.checkDisruption(m)
 	return c.problems
+}
+
+// onePartition turns the fixture into the original topology (RECORD_PARTITIONS 1, any writers).
+func onePartition(m *manifests) {
+	for _, app := range brokerApps {
+		m.configMaps["rel-dataflow-"+app].Data["RECORD_PARTITIONS"] = "1"
+	}
+}
+
+// singleFilter turns the fixture's filter into one pod with strategy Recreate on a claim of mode.
+func singleFilter(m *manifests, mode corev1.PersistentVolumeAccessMode) {
+	m.workloads["filter"].replicas = 1
+	m.workloads["filter"].deployment.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	m.pvcs["rel-dataflow-filter"].Spec.AccessModes = []corev1.PersistentVolumeAccessMode{mode}
+}
+
+func filterStrategy(m *manifests) *appsv1.DeploymentStrategy {
+	return &m.workloads["filter"].deployment.Spec.Strategy
 }
 
 func TestScaleOutFixturePasses(t *testing.T) {
@@ -149,6 +184,45 @@ func TestScaleOutFaults(t *testing.T) {
 			term := &m.workloads["db-writer"].template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0]
 			term.PodAffinityTerm.LabelSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/component": "filter"}}
 		}},
+		{"several filters with one partition", "with RECORD_PARTITIONS 1: the filter appends to its files itself", onePartition},
+		{"a rolling single filter with one partition", "must be Recreate", func(m *manifests) {
+			onePartition(m)
+			m.workloads["filter"].replicas = 1
+		}},
+		{"17 filters", "expected 1 to 16", func(m *manifests) { m.workloads["filter"].replicas = 17 }},
+		{"several filters recreated", "expected RollingUpdate with maxUnavailable 0", func(m *manifests) {
+			*filterStrategy(m) = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		}},
+		{"a filter rollout taking a pod down first", "must set maxUnavailable 0", func(m *manifests) {
+			one := intstr.FromInt32(1)
+			filterStrategy(m).RollingUpdate.MaxUnavailable = &one
+		}},
+		{"a filter rollout with the default maxUnavailable", "must set maxUnavailable 0", func(m *manifests) {
+			filterStrategy(m).RollingUpdate = nil
+		}},
+		{"a filter rollout without a surge", "maxSurge of at least 1", func(m *manifests) {
+			zero := intstr.FromString("0%")
+			filterStrategy(m).RollingUpdate.MaxSurge = &zero
+		}},
+		{"several filters on a ReadWriteOnce claim", "needs ReadWriteMany", func(m *manifests) {
+			m.pvcs["rel-dataflow-filter"].Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+		}},
+		{"a rolling single filter on a ReadWriteOnce claim", "the surge pod may not mount it", func(m *manifests) {
+			m.workloads["filter"].replicas = 1
+			m.pvcs["rel-dataflow-filter"].Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+		}},
+		{"the filter's output on an emptyDir", "is not the mount path of a PersistentVolumeClaim", func(m *manifests) {
+			m.workloads["filter"].template.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+		}},
+		{"the filter's output elsewhere", "is not the mount path of a PersistentVolumeClaim", func(m *manifests) {
+			m.configMaps["rel-dataflow-filter"].Data["FILTER_OUTPUT_DIR"] = "/tmp/filtered"
+		}},
+		{"several filters without a PDB", "app filter: expected one PodDisruptionBudget", func(m *manifests) {
+			m.pdbs = append(m.pdbs[:1], m.pdbs[2:]...)
+		}},
+		{"several filters without anti-affinity", "without a pod anti-affinity", func(m *manifests) {
+			m.workloads["filter"].template.Spec.Affinity = nil
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,9 +241,36 @@ func TestScaleOutFaults(t *testing.T) {
 
 func TestSingleReplicaNeedsNoAntiAffinity(t *testing.T) {
 	m := fixture()
+	m.workloads["filter"].replicas = 1
 	m.workloads["filter"].template.Spec.Affinity = nil
 	if problems := scaleOutProblems(m); len(problems) > 0 {
 		t.Fatalf("a single filter needs no anti-affinity, got %v", problems)
+	}
+}
+
+// The single-filter shapes the chart renders pass: the original topology, and partitions > 1 on a
+// claim only one node may mount (or a ReadWriteMany one, still rolling with a surge).
+func TestSingleFilterShapes(t *testing.T) {
+	cases := []struct {
+		name       string
+		partitions int
+		shape      func(m *manifests)
+	}{
+		{"one partition, ReadWriteOnce, Recreate", 1, func(m *manifests) { onePartition(m); singleFilter(m, corev1.ReadWriteOnce) }},
+		{"one partition, ReadWriteMany, Recreate", 1, func(m *manifests) { onePartition(m); singleFilter(m, corev1.ReadWriteMany) }},
+		{"8 partitions, ReadWriteOnce, Recreate", 8, func(m *manifests) { singleFilter(m, corev1.ReadWriteOnce) }},
+		{"8 partitions, ReadWriteOncePod, Recreate", 8, func(m *manifests) { singleFilter(m, corev1.ReadWriteOncePod) }},
+		{"8 partitions, ReadWriteMany, RollingUpdate", 8, func(m *manifests) { m.workloads["filter"].replicas = 1 }},
+		{"8 partitions, 16 filters", 8, func(m *manifests) { m.workloads["filter"].replicas = 16 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := fixture()
+			tc.shape(m)
+			if problems := problemsWith(m, tc.partitions); len(problems) > 0 {
+				t.Fatalf("expected no problem, got %v", problems)
+			}
+		})
 	}
 }
 

@@ -64,7 +64,8 @@ app.kubernetes.io/component: {{ .app }}
 {{/*
 The workload kind of each app. The generator and the writers are StatefulSets: the pod's stable
 name is the generator's source id (GENERATOR_ID) and the writer's ordinal picks its preferred
-partitions. The filter stays a Deployment of one replica (its file sink is on one volume).
+partitions. The filter is a Deployment: it has no ordinal, and all its replicas share one volume
+(dataflow.filterAccessMode).
 */}}
 {{- define "dataflow.kind" -}}
 {{- get (dict "generator" "StatefulSet" "filter" "Deployment" "db-writer" "StatefulSet" "mongo-writer" "StatefulSet") . }}
@@ -245,4 +246,49 @@ holds the next eviction until the replacement is ready). Call with (dict "root" 
 {{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
 {{- end }}
 {{- toYaml $affinity }}
+{{- end }}
+
+{{/*
+The access mode of the filter's output volume: apps.filter.persistence.accessMode when set, else
+derived from `partitions`. partitions 1: ReadWriteOnce (the filter appends to its files itself, so
+one pod at a time). partitions > 1: ReadWriteMany (every filter replica runs a file writer that
+appends to the partition directories FILTER_OUTPUT_DIR/<p> it is the active consumer of, fenced by
+an fcntl lock on FILTER_OUTPUT_DIR/<p>/.owner.lock, so every replica mounts the same directory).
+*/}}
+{{- define "dataflow.filterAccessMode" -}}
+{{- $persistence := (index .Values.apps "filter").persistence | default dict }}
+{{- if $persistence.accessMode }}
+{{- $persistence.accessMode }}
+{{- else if gt (int .Values.partitions) 1 }}
+{{- "ReadWriteMany" }}
+{{- else }}
+{{- "ReadWriteOnce" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the filter rolls out replica by replica ("true" or nothing): only with partitions > 1 (the
+file writers fence each partition directory by its lock, so old and new pods may overlap) and a
+ReadWriteMany volume (the surge pod mounts it while the old pods still do). Otherwise Recreate:
+with partitions 1 two filters would append to the same hourly files, and a ReadWriteOnce volume
+may not attach to the surge pod's node.
+*/}}
+{{- define "dataflow.filterRolling" -}}
+{{- if and (gt (int .Values.partitions) 1) (eq (include "dataflow.filterAccessMode" .) "ReadWriteMany") }}true{{ end }}
+{{- end }}
+
+{{/*
+The filter Deployment's strategy (dataflow.filterRolling): RollingUpdate with maxUnavailable 0 and
+maxSurge 1, so a rollout starts each new pod before it stops an old one and ingest never stops; or
+Recreate.
+*/}}
+{{- define "dataflow.filterStrategy" -}}
+{{- if include "dataflow.filterRolling" . }}
+type: RollingUpdate
+rollingUpdate:
+  maxUnavailable: 0
+  maxSurge: 1
+{{- else }}
+type: Recreate
+{{- end }}
 {{- end }}
