@@ -269,7 +269,7 @@ stubbed() { # stubbed OUT [helm template args...]
   shift
   helm template check "$STUBBED" --kube-version "$KUBE_VERSION" -f "$CHART/ci/default-values.yaml" "$@" >"$out" 2>&1
 }
-if stubbed "$TMP/stubbed.out"; then
+if stubbed "$TMP/stubbed.out" --set apps.filter.replicas=3; then
   fail "the chart accepted a ReadWriteMany claim where a ReadWriteOnce one exists"
 fi
 grep -q 'PersistentVolumeClaim check-dataflow-filter exists with access modes \[ReadWriteOnce\]' "$TMP/stubbed.out" ||

@@ -250,8 +250,9 @@ holds the next eviction until the replacement is ready). Call with (dict "root" 
 
 {{/*
 The access mode of the filter's output volume: apps.filter.persistence.accessMode when set, else
-derived from `partitions`. partitions 1: ReadWriteOnce (the filter appends to its files itself, so
-one pod at a time). partitions > 1: ReadWriteMany (every filter replica runs a file writer that
+derived from `partitions` and the filter's replicas. One filter: ReadWriteOnce (what every
+StorageClass provides; partitions 1 always has one filter, which appends to its files itself).
+Several filters (partitions > 1): ReadWriteMany (every filter replica runs a file writer that
 appends to the partition directories FILTER_OUTPUT_DIR/<p> it is the active consumer of, fenced by
 an fcntl lock on FILTER_OUTPUT_DIR/<p>/.owner.lock, so every replica mounts the same directory).
 */}}
@@ -259,7 +260,7 @@ an fcntl lock on FILTER_OUTPUT_DIR/<p>/.owner.lock, so every replica mounts the 
 {{- $persistence := (index .Values.apps "filter").persistence | default dict }}
 {{- if $persistence.accessMode }}
 {{- $persistence.accessMode }}
-{{- else if gt (int .Values.partitions) 1 }}
+{{- else if and (gt (int .Values.partitions) 1) (gt (int (index .Values.apps "filter").replicas) 1) }}
 {{- "ReadWriteMany" }}
 {{- else }}
 {{- "ReadWriteOnce" }}
