@@ -1,22 +1,22 @@
 /**
  * `npm run chaos -- --scenario scale`: the partitioned topology on the local 3-node RabbitMQ
- * cluster (`scripts/infra.sh cluster up`), with 4 generators, 3 db-writers and 3 mongo-writers
- * sharing 8 partitions per sink, under the faults of scale-out: the node leading most partition
- * queues killed, writers scaled down and up, a writer of each sink SIGKILLed, the filter restarted
- * and SIGKILLed (one filter: several filter replicas are not built yet, see docs/scale-out.md).
- * Then a reconciliation of every generator's source, as the default scenario does: nothing lost,
- * duplicated or misnested, order kept per source. See docs/chaos.md.
+ * cluster (`scripts/infra.sh cluster up`), with 4 generators, 3 filters, 3 db-writers and 3
+ * mongo-writers sharing 8 partitions per sink (the file sink's too), under the faults of scale-out:
+ * the node leading most partition queues killed, writers scaled down and up, a writer of each sink
+ * SIGKILLed, the filters rolled one by one, a filter SIGKILLed. Then a reconciliation of every
+ * generator's source in all three sinks, as the default scenario does: nothing lost, duplicated or
+ * misnested, order kept per source. See docs/chaos.md.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { MONGO_DLQ, POSTGRES_DLQ, type Sink } from '@dataflow/contracts';
+import { FILE_DLQ, MONGO_DLQ, POSTGRES_DLQ, type DataRecord, type RecordSink } from '@dataflow/contracts';
 import { deleteTopology } from '@dataflow/messaging/transport/topology';
 import { AppProcess, PORT_VARIABLE, type AppName } from '../kit/app-process';
 import { metricSum } from '../kit/prometheus';
 import { INFRA, mustRun, run, serviceUrls, type ServiceUrls } from '../kit/services';
-import { deleteSourceAt, readDatabases } from '../kit/stores';
+import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { errorText } from '../kit/tool';
 import { sleep, waitUntil } from '../kit/wait';
 import { number, readFlags } from './options';
@@ -25,7 +25,12 @@ import { reconcile, type GeneratorLifetime, type Reconciliation } from './reconc
 const NODES = [1, 2, 3] as const;
 const CLUSTER_URLS = NODES.map((n) => `amqp://guest:guest@127.0.0.1:${5680 + n}`);
 const WRITERS = 3;
+const FILTERS = 3;
 const GENERATORS = 4;
+/** Records with randomValue above it go to the queues, the others (about half) to the file sink. */
+const THRESHOLD = 50;
+/** Partition queues of every sink, the file sink's included. */
+const PARTITION_QUEUE = /^dataflow\.records\.(postgres|mongo|file)\.\d+$/;
 const START_TIMEOUT_MS = 90_000;
 const RECORDS = 'dataflow_records_total';
 
@@ -44,11 +49,13 @@ export interface ScaleOptions extends ServiceUrls {
 
 export const SCALE_USAGE = `usage: npm run chaos -- --scenario scale [options]
 
-Starts the local 3-node RabbitMQ cluster (scripts/infra.sh cluster up), runs 4 generators, 1 filter,
-3 db-writers and 3 mongo-writers on a topology of --partitions partitions per sink, every record to
-the queues (FILTER_THRESHOLD=-1), and injects: the node leading most partition queues killed and
-restarted, one writer of each sink stopped and started again, one writer of each sink SIGKILLed, the
-filter stopped and started again, then SIGKILLed. Then drains and reconciles each generator's source in PostgreSQL and MongoDB.
+Starts the local 3-node RabbitMQ cluster (scripts/infra.sh cluster up), runs 4 generators (each
+given the 3 filters' URLs), 3 filters sharing one output directory, 3 db-writers and 3 mongo-writers
+on a topology of --partitions partitions per sink, randomValue above ${THRESHOLD} to the queues and the
+rest to the file sink, and injects: the node leading most partition queues killed and restarted, one
+writer of each sink stopped and started again, one writer of each sink SIGKILLed, the filters stopped
+and started again one by one (a rolling update), one filter SIGKILLed. Then drains and reconciles
+each generator's source in PostgreSQL, MongoDB and the file sink's partitions.
 Exits 0 only if nothing was lost, duplicated or misnested, in order, and the dead-letter queues are empty.
 
 options (each also as an environment variable):
@@ -57,7 +64,7 @@ options (each also as an environment variable):
   --outage S          seconds each fault lasts, and between faults (CHAOS_OUTAGE_S, default 10)
   --recover-timeout S longest wait for records to flow again (CHAOS_RECOVER_TIMEOUT_S, default 90)
   --drain-timeout S   longest wait for the final drain (CHAOS_DRAIN_TIMEOUT_S, default 180)
-  --base-port N       apps on N..N+10 (CHAOS_BASE_PORT, default 3501)
+  --base-port N       apps on N..N+12 (CHAOS_BASE_PORT, default 3501)
   --run-dir DIR       logs and generator state (CHAOS_RUN_DIR, default data/chaos/scale-<timestamp>)
   --keep-data         keep the run's rows and documents (CHAOS_KEEP_DATA=1)
 
@@ -98,6 +105,18 @@ function log(text: string): void {
 }
 
 /** Every node's URL, starting with node `first`: a lost connection moves on to the next node. */
+/** The filters in the order generator `i` tries them: from filter i mod FILTERS on. */
+function filterOrder(i: number): number[] {
+  return Array.from({ length: FILTERS }, (_, k) => (i + k) % FILTERS);
+}
+
+/** Records of the file sink (one source, file and line order) whose seq is not above the one before. */
+function outOfOrder(records: readonly DataRecord[]): number {
+  let count = 0;
+  for (let i = 1; i < records.length; i++) if ((records[i]?.seq ?? 0) <= (records[i - 1]?.seq ?? 0)) count++;
+  return count;
+}
+
 function nodesFrom(first: number): string {
   return [...CLUSTER_URLS.slice(first), ...CLUSTER_URLS.slice(0, first)].join(',');
 }
@@ -115,13 +134,15 @@ class ScaleRun {
   readonly generators: AppProcess[] = [];
   readonly dbWriters: AppProcess[] = [];
   readonly mongoWriters: AppProcess[] = [];
-  readonly filter: AppProcess;
+  readonly filters: AppProcess[] = [];
+  readonly outputDir: string;
   readonly lifetimes = new Map<string, GeneratorLifetime>();
   private readonly host = hostname().split('.')[0] ?? 'localhost';
 
   constructor(readonly options: ScaleOptions) {
     this.logDir = join(options.runDir, 'logs');
     this.stateDir = join(options.runDir, 'generator-state');
+    this.outputDir = join(options.runDir, 'filtered');
     mkdirSync(this.logDir, { recursive: true });
     mkdirSync(this.stateDir, { recursive: true });
     let port = options.basePort;
@@ -146,13 +167,18 @@ class ScaleRun {
       });
     };
     const token = `${this.run}-ingest-token-0123456789`;
-    this.filter = app('filter', 'filter', {
-      RABBITMQ_URL: nodesFrom(0),
-      INGEST_TOKEN: token,
-      FILTER_ADMIN_TOKEN: `${this.run}-admin-token-0123456789`,
-      FILTER_THRESHOLD: '-1',
-      FILTER_OUTPUT_DIR: join(options.runDir, 'filtered'),
-    });
+    // One output directory for the three: what a volume shared by the replicas is on Kubernetes.
+    for (let i = 0; i < FILTERS; i++) {
+      this.filters.push(
+        app('filter', `filter-${i}`, {
+          RABBITMQ_URL: nodesFrom(i),
+          INGEST_TOKEN: token,
+          FILTER_ADMIN_TOKEN: `${this.run}-admin-token-0123456789`,
+          FILTER_THRESHOLD: String(THRESHOLD),
+          FILTER_OUTPUT_DIR: this.outputDir,
+        }),
+      );
+    }
     for (let i = 0; i < WRITERS; i++) {
       this.dbWriters.push(
         app('db-writer', `db-writer-${i}`, {
@@ -175,7 +201,10 @@ class ScaleRun {
           GENERATOR_ID: this.sourceOf(i),
           GENERATOR_RATE: String(options.rate),
           GENERATOR_STATE_DIR: this.stateDir,
-          FILTER_WS_URL: `ws://127.0.0.1:${this.filter.port}/ingest`,
+          // Every filter, starting with a different one per generator: a lost connection moves on.
+          FILTER_WS_URL: filterOrder(i)
+            .map((f) => `ws://127.0.0.1:${(this.filters[f] as AppProcess).port}/ingest`)
+            .join(','),
           INGEST_TOKEN: token,
           GENERATOR_BREAKER_HALF_OPEN_MS: '1000',
           GENERATOR_ACK_TIMEOUT_MS: '3000',
@@ -194,7 +223,7 @@ class ScaleRun {
   }
 
   get apps(): AppProcess[] {
-    return [this.filter, ...this.writers, ...this.generators];
+    return [...this.filters, ...this.writers, ...this.generators];
   }
 
   /** Deletes the record topology on the cluster (every partition count), so the apps declare it anew. */
@@ -228,8 +257,8 @@ class ScaleRun {
       const [name, messages, unacknowledged] = line.trim().split(/\s+/);
       const count = Number(messages);
       if (!name || !Number.isFinite(count)) continue;
-      if (name === POSTGRES_DLQ || name === MONGO_DLQ) deadLetters += count;
-      else if (/^dataflow\.records\.(postgres|mongo)\.\d+$/.test(name)) {
+      if (name === POSTGRES_DLQ || name === MONGO_DLQ || name === FILE_DLQ) deadLetters += count;
+      else if (PARTITION_QUEUE.test(name)) {
         records += count;
         if (count > 0 && Number(unacknowledged) === 0) unconsumed.push(name);
       }
@@ -244,7 +273,7 @@ class ScaleRun {
     for (const line of listed.split('\n')) {
       const [name, leader] = line.trim().split(/\s+/);
       const node = /^rabbit-(\d)@/.exec(leader ?? '')?.[1];
-      if (!name || !node || !/^dataflow\.records\.(postgres|mongo)\.\d+$/.test(name)) continue;
+      if (!name || !node || !PARTITION_QUEUE.test(name)) continue;
       leads.set(Number(node), (leads.get(Number(node)) ?? 0) + 1);
     }
     const [busiest] = [...leads.entries()].sort((a, b) => b[1] - a[1]);
@@ -267,8 +296,11 @@ class ScaleRun {
     await mustRun(INFRA, ['cluster', ...args], 180_000);
   }
 
-  /** Stored + duplicate counts of each sink's writers now running (each restart starts from 0). */
-  async storeCounts(): Promise<Record<Sink, number>> {
+  /**
+   * Stored + duplicate counts of each sink's writers now running (each restart starts from 0); the
+   * file sink's writers are the filters.
+   */
+  async storeCounts(): Promise<Record<RecordSink, number>> {
     const sum = async (writers: readonly AppProcess[]): Promise<number> => {
       let total = 0;
       for (const writer of writers) {
@@ -278,14 +310,14 @@ class ScaleRun {
       }
       return total;
     };
-    return { postgres: await sum(this.dbWriters), mongo: await sum(this.mongoWriters) };
+    return { postgres: await sum(this.dbWriters), mongo: await sum(this.mongoWriters), file: await sum(this.filters) };
   }
 
   /**
-   * Recovered: records reach both stores again (each sink's running writers stored more within a
+   * Recovered: records reach all three sinks again (each sink's running writers stored more within a
    * few seconds) and no partition is left behind: every partition queue that holds messages is
    * being consumed (some are delivered and unacknowledged), twice in a row, so the partitions of a
-   * writer that went away have an active consumer again, and every running writer is ready. A
+   * writer that went away have an active consumer again, and every running writer and filter is ready. A
    * backlog may remain, being worked off.
    */
   async flowing(timeoutS: number): Promise<void> {
@@ -308,15 +340,15 @@ class ScaleRun {
     // for good would only be a missing standby, invisible in the stores).
     await waitUntil(
       async () => {
-        for (const writer of this.writers) {
-          if (writer.running && (await writer.get('/health/ready').catch(() => ({ status: 0 }))).status !== 200) {
+        for (const app of [...this.writers, ...this.filters]) {
+          if (app.running && (await app.get('/health/ready').catch(() => ({ status: 0 }))).status !== 200) {
             return false;
           }
         }
         return true;
       },
       timeoutS * 1000,
-      'every running writer to be ready (consuming every partition)',
+      'every running writer and filter to be ready (consuming every partition)',
       { intervalMs: 1000 },
     );
     await this.storing(timeoutS);
@@ -327,13 +359,18 @@ class ScaleRun {
     await waitUntil(
       async () => {
         const now = await this.storeCounts();
-        const moved = now.postgres > before.postgres && now.mongo > before.mongo;
-        if (!moved)
-          before = { postgres: Math.min(before.postgres, now.postgres), mongo: Math.min(before.mongo, now.mongo) };
+        const moved = now.postgres > before.postgres && now.mongo > before.mongo && now.file > before.file;
+        if (!moved) {
+          before = {
+            postgres: Math.min(before.postgres, now.postgres),
+            mongo: Math.min(before.mongo, now.mongo),
+            file: Math.min(before.file, now.file),
+          };
+        }
         return moved;
       },
       timeoutS * 1000,
-      'records to reach both stores',
+      'records to reach all three sinks',
       { intervalMs: 1000 },
     );
   }
@@ -350,6 +387,25 @@ class ScaleRun {
       lifetime.acked = Math.max(lifetime.acked, value('deliver', 'acked'));
       lifetime.refused = Math.max(lifetime.refused, value('deliver', 'refused'));
     }
+  }
+
+  /**
+   * The source's records in the file sink, from every partition directory in partition order (a
+   * source's records are all in one of them), and the lines that are not records.
+   */
+  async fileRecords(source: string): Promise<{ records: DataRecord[]; badLines: number }> {
+    if (!existsSync(this.outputDir)) return { records: [], badLines: 0 };
+    const partitions = readdirSync(this.outputDir)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(a) - Number(b));
+    const records: DataRecord[] = [];
+    let badLines = 0;
+    for (const partition of partitions) {
+      const found = await fileSinkRecords(join(this.outputDir, partition), source);
+      records.push(...found.records);
+      badLines += found.badLines;
+    }
+    return { records, badLines };
   }
 
   reservedSeq(source: string): number {
@@ -392,15 +448,15 @@ export async function runScale(options: ScaleOptions): Promise<number> {
   const scale = new ScaleRun(options);
   const results: FaultResult[] = [];
   log(
-    `run ${scale.run}: ${GENERATORS} generators at ${options.rate}/s, 1 filter, ${WRITERS}+${WRITERS} writers, ${options.partitions} partitions per sink; logs in ${scale.logDir}`,
+    `run ${scale.run}: ${GENERATORS} generators at ${options.rate}/s, ${FILTERS} filters, ${WRITERS}+${WRITERS} writers, ${options.partitions} partitions per sink; logs in ${scale.logDir}`,
   );
   try {
     await scale.cluster('up');
     await scale.resetTopology();
     // Writers first (started together: each takes its preferred partitions, then the rest as standby).
     await Promise.all(scale.writers.map((writer) => writer.start(START_TIMEOUT_MS)));
-    await scale.filter.start(START_TIMEOUT_MS);
-    await Promise.all([scale.filter, ...scale.writers].map((app) => app.ready(START_TIMEOUT_MS)));
+    await Promise.all(scale.filters.map((filter) => filter.start(START_TIMEOUT_MS)));
+    await Promise.all([...scale.filters, ...scale.writers].map((app) => app.ready(START_TIMEOUT_MS)));
     for (const [i, generator] of scale.generators.entries()) {
       const source = scale.sourceOf(i);
       scale.lifetimes.set(source, {
@@ -446,15 +502,9 @@ export async function runScale(options: ScaleOptions): Promise<number> {
           'kill',
         ],
         [
-          'restart-filter',
-          'SIGTERM the filter (it drains), start it again: a rollout of the one filter replica',
-          [scale.filter],
-          'stop',
-        ],
-        [
           'kill-filter',
-          'SIGKILL the filter, start it again (the generators reconnect and resend)',
-          [scale.filter],
+          'SIGKILL filter-1, start it again (its generators move to another filter and resend)',
+          [scale.filters[1] as AppProcess],
           'kill',
         ],
       ];
@@ -472,6 +522,23 @@ export async function runScale(options: ScaleOptions): Promise<number> {
           },
         );
       }
+      // A rolling update: one filter at a time stopped (it drains), started again and ready before
+      // the next; the others serve /ingest meanwhile, so the stores never stop receiving.
+      await fault(
+        scale,
+        results,
+        'roll-filters',
+        'SIGTERM filter-0, 1 and 2 one by one, each started again and ready before the next',
+        async () => {
+          for (const filter of scale.filters) {
+            log(`  rolling ${filter.name}`);
+            await filter.stop(45_000);
+            await filter.start(START_TIMEOUT_MS);
+            await filter.ready(START_TIMEOUT_MS);
+          }
+        },
+        () => Promise.resolve(),
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -498,12 +565,21 @@ export async function runScale(options: ScaleOptions): Promise<number> {
     await sleep(3000);
 
     const reconciliations: Reconciliation[] = [];
+    const fileOrder = new Map<string, number>();
     for (const [i] of scale.generators.entries()) {
       const source = scale.sourceOf(i);
       const lifetime = scale.lifetimes.get(source);
       if (!lifetime) continue;
       const stored = await readDatabases(options.databaseUrl, options.mongodbUrl, source);
-      reconciliations.push(reconcile(source, -1, [lifetime], { fileRecords: [], fileBadLines: 0, ...stored }));
+      const files = await scale.fileRecords(source);
+      reconciliations.push(
+        reconcile(source, THRESHOLD, [lifetime], {
+          fileRecords: files.records,
+          fileBadLines: files.badLines,
+          ...stored,
+        }),
+      );
+      fileOrder.set(source, outOfOrder(files.records));
     }
     const { deadLetters } = await scale.queueTotals();
     const unrecovered = results.filter((r) => r.recoverS === undefined).map((r) => r.name);
@@ -516,7 +592,10 @@ export async function runScale(options: ScaleOptions): Promise<number> {
         r.unexplainedGaps.length +
         r.onlyInPostgres.length +
         r.onlyInMongo.length +
-        r.corrupt.length,
+        r.corrupt.length +
+        r.misrouted.length +
+        r.fileBadLines +
+        (fileOrder.get(r.source) ?? 0),
       0,
     );
     const cleanDrains = [...scale.lifetimes.values()].every((l) => l.cleanDrain === true);
@@ -534,11 +613,11 @@ export async function runScale(options: ScaleOptions): Promise<number> {
         ),
         '',
         'sources:',
-        '| source | generated | acknowledged | PostgreSQL | MongoDB | lost | duplicated | misnested | gaps | one store only |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| source | generated | acknowledged | PostgreSQL | MongoDB | files | lost | duplicated | misnested | misrouted | gaps | one store only | file lines out of order or bad |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
         ...reconciliations.map(
           (r) =>
-            `| ${r.source} | ${r.generated} | ${r.acknowledged} | ${r.inPostgres} | ${r.inMongo} | ${r.lost} | ${r.duplicatedTotal} | ${r.misnested} | ${r.unexplainedGaps.length} | ${r.onlyInPostgres.length + r.onlyInMongo.length} |`,
+            `| ${r.source} | ${r.generated} | ${r.acknowledged} | ${r.inPostgres} | ${r.inMongo} | ${r.inFiles} | ${r.lost} | ${r.duplicatedTotal} | ${r.misnested} | ${r.misrouted.length} | ${r.unexplainedGaps.length} | ${r.onlyInPostgres.length + r.onlyInMongo.length} | ${(fileOrder.get(r.source) ?? 0) + r.fileBadLines} |`,
         ),
         '',
         `dead letters: ${deadLetters}`,

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { access, constants } from 'node:fs/promises';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { access, constants, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataRecord } from '@dataflow/contracts';
 import type { RecordStore, StoreContext, StoreOutcome } from '@dataflow/messaging';
@@ -16,7 +16,7 @@ import { PartitionFiles } from './partition-files';
  * its single active consumer and is fenced by the directory's lock.
  */
 @Injectable()
-export class FileRecordStore implements RecordStore, OnApplicationShutdown {
+export class FileRecordStore implements RecordStore, OnModuleInit, OnApplicationShutdown {
   readonly sink = 'file';
   private readonly logger = new Logger(FileRecordStore.name);
   private readonly partitions = new Map<string, PartitionFiles>();
@@ -26,6 +26,11 @@ export class FileRecordStore implements RecordStore, OnApplicationShutdown {
   constructor(@Inject(FILE_SINK_OPTIONS) options: FileSinkOptions) {
     this.dir = options.dir;
     this.fsync = options.fsync;
+  }
+
+  /** The output directory exists from the start (readiness checks it), whether or not partitions come. */
+  async onModuleInit(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
   }
 
   /** No retry here (an append that failed is consumed again from the queue); the breaker counts failures. */
