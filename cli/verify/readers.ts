@@ -1,5 +1,5 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { MongoClient } from 'mongodb';
 import type { Client } from 'pg';
@@ -35,16 +35,27 @@ export interface FileSinkStats {
 const IN_PROGRESS_MS = 10_000;
 const HOUR_MS = 3_600_000;
 
-/** Sink files in name (= time) order, with the start of their hour. */
+/** Sink files in name (= time) order (partitioned: each partition directory's in turn), with the start of their hour. */
 export function sinkFiles(dir: string): { name: string; hourStart: number; bytes: number; modifiedMs: number }[] {
-  return readdirSync(dir)
-    .filter(isSinkFileName)
-    .sort()
-    .map((name) => {
-      const stat = statSync(join(dir, name));
-      const hour = name.slice('records-'.length, 'records-'.length + 13);
-      return { name, hourStart: Date.parse(`${hour}:00:00.000Z`), bytes: stat.size, modifiedMs: stat.mtimeMs };
-    });
+  const entries = readdirSync(dir);
+  // Partitioned (RECORD_PARTITIONS > 1), the hour files are in one directory per partition, `<p>/`.
+  const partitions = entries
+    .filter((name) => /^\d+$/.test(name) && statSync(join(dir, name)).isDirectory())
+    .sort((a, b) => Number(a) - Number(b));
+  const names = [
+    ...entries.filter(isSinkFileName).sort(),
+    ...partitions.flatMap((partition) =>
+      readdirSync(join(dir, partition))
+        .filter(isSinkFileName)
+        .sort()
+        .map((name) => `${partition}/${name}`),
+    ),
+  ];
+  return names.map((name) => {
+    const stat = statSync(join(dir, name));
+    const hour = basename(name).slice('records-'.length, 'records-'.length + 13);
+    return { name, hourStart: Date.parse(`${hour}:00:00.000Z`), bytes: stat.size, modifiedMs: stat.mtimeMs };
+  });
 }
 
 /**
