@@ -97,7 +97,7 @@ render() { # render OUT [helm template args...]
 
 # ------------------------------------------------------------------ Helm chart
 step "helm lint --strict, helm template and manifestcheck for each ci/*-values.yaml"
-# The chart's defaults: 8 partitions, one generator and filter (a ReadWriteMany claim, rolling), two
+# The chart's defaults: 8 partitions, one generator and filter (a ReadWriteOnce claim, Recreate), two
 # of each writer.
 DEFAULT_SCALE=(-partitions 8 -replicas "generator=1,filter=1,db-writer=2,mongo-writer=2")
 for values in "$CHART"/ci/*-values.yaml; do
@@ -116,6 +116,31 @@ for values in "$CHART"/ci/*-values.yaml; do
   echo "           $name: $(grep -c '^kind:' "$TMP/$name.yaml") objects"
 done
 
+step "the filter's derived claim and strategy: ReadWriteOnce and Recreate for one filter, ReadWriteMany and RollingUpdate for several"
+filter_shape() { # filter_shape RENDER: "<access modes of the filter's claim> <strategy of its Deployment>"
+  perl -0ne '
+    my ($modes, $type) = ("none", "none");
+    for (split /^---\n/m) {
+      next unless /^metadata:\n  name: check-dataflow-filter\n/m;
+      if (/^kind: PersistentVolumeClaim$/m && /^  accessModes:\n((?:    - \S+\n)+)/m) {
+        my $list = $1;
+        $modes = join(",", $list =~ /- (\S+)/g);
+      }
+      ($type) = /^  strategy:\n    type: (\S+)$/m if /^kind: Deployment$/m;
+    }
+    print "$modes $type\n";
+  ' "$1"
+}
+# ci/default-values.yaml keeps the chart's partitions (8) and one filter (manifestcheck asserted both
+# above): one filter gets a ReadWriteOnce claim whatever partitions is, which every StorageClass
+# provides. ci/scale-out-values.yaml has 3 filters over 8 partitions: they share a ReadWriteMany claim.
+shape="$(filter_shape "$TMP/default.yaml")"
+[ "$shape" = "ReadWriteOnce Recreate" ] ||
+  fail "the defaults (partitions 8, one filter): filter claim and strategy are '$shape', expected 'ReadWriteOnce Recreate'"
+shape="$(filter_shape "$TMP/scale-out.yaml")"
+[ "$shape" = "ReadWriteMany RollingUpdate" ] ||
+  fail "ci/scale-out-values.yaml (3 filters): filter claim and strategy are '$shape', expected 'ReadWriteMany RollingUpdate'"
+
 step "scale-out edge cases: the original topology (partitions 1), one filter on a ReadWriteOnce claim, the limits"
 # partitions 1: the single queue per sink; any number of writers (all but one stand by); one filter
 # with Recreate on a ReadWriteOnce claim (manifestcheck asserts both).
@@ -126,7 +151,8 @@ render "$TMP/one-partition.yaml" -f "$CHART/ci/default-values.yaml" --set partit
   fail "rendered manifests with partitions 1"
 grep -A1 '^  accessModes:' "$TMP/one-partition.yaml" | grep -q -- '- ReadWriteOnce' ||
   fail "partitions 1: the filter's claim is not ReadWriteOnce"
-# partitions > 1 without ReadWriteMany storage: one filter, Recreate, on the ReadWriteOnce claim.
+# partitions > 1 with the access mode set to ReadWriteOnce (as for an existingClaim of that mode): one
+# filter, Recreate.
 render "$TMP/one-filter-rwo.yaml" -f "$CHART/ci/default-values.yaml" --set apps.filter.persistence.accessMode=ReadWriteOnce ||
   fail "helm template with one filter on a ReadWriteOnce claim: $(cat "$TMP/one-filter-rwo.yaml")"
 "$TMP/manifestcheck" -partitions 8 -replicas filter=1 <"$TMP/one-filter-rwo.yaml" ||
@@ -257,7 +283,7 @@ refused "an unknown sampler" "sampler" -f "$CHART/ci/default-values.yaml" \
 
 step "an upgrade onto an existing filter claim of another access mode stops before anything is applied"
 # `lookup` finds nothing without a cluster: a copy of the chart answers it with a ReadWriteOnce claim,
-# as chart 0.3 created it.
+# as chart 0.3 created it (and this chart does for one filter), then with a ReadWriteMany one.
 STUBBED="$TMP/stubbed-chart"
 cp -r "$CHART" "$STUBBED"
 perl -0pi -e 's/\(lookup "v1" "PersistentVolumeClaim" \.Release\.Namespace \$claim\)/(dict "spec" (dict "accessModes" (list "ReadWriteOnce")))/' \
@@ -274,9 +300,22 @@ if stubbed "$TMP/stubbed.out" --set apps.filter.replicas=3; then
 fi
 grep -q 'PersistentVolumeClaim check-dataflow-filter exists with access modes \[ReadWriteOnce\]' "$TMP/stubbed.out" ||
   fail "a ReadWriteMany claim where a ReadWriteOnce one exists: unexpected error: $(cat "$TMP/stubbed.out")"
-stubbed "$TMP/stubbed.out" --set apps.filter.persistence.accessMode=ReadWriteOnce ||
-  fail "one filter on the existing ReadWriteOnce claim: $(cat "$TMP/stubbed.out")"
+stubbed "$TMP/stubbed.out" || fail "one filter (the defaults) on the existing ReadWriteOnce claim: $(cat "$TMP/stubbed.out")"
 stubbed "$TMP/stubbed.out" --set partitions=1 || fail "partitions 1 on the existing ReadWriteOnce claim: $(cat "$TMP/stubbed.out")"
+# Back from several filters to one: the existing claim is ReadWriteMany, and one filter asks for
+# ReadWriteOnce unless apps.filter.persistence.accessMode keeps ReadWriteMany.
+perl -0pi -e 's/\(dict "accessModes" \(list "ReadWriteOnce"\)\)/(dict "accessModes" (list "ReadWriteMany"))/' \
+  "$STUBBED/templates/validate.yaml"
+grep -q '(dict "accessModes" (list "ReadWriteMany"))' "$STUBBED/templates/validate.yaml" ||
+  fail "the stubbed chart's lookup no longer answers with a ReadWriteMany claim"
+stubbed "$TMP/stubbed.out" --set apps.filter.replicas=3 || fail "3 filters on the existing ReadWriteMany claim: $(cat "$TMP/stubbed.out")"
+if stubbed "$TMP/stubbed.out"; then
+  fail "the chart accepted a ReadWriteOnce claim where a ReadWriteMany one exists"
+fi
+grep -q 'PersistentVolumeClaim check-dataflow-filter exists with access modes \[ReadWriteMany\]' "$TMP/stubbed.out" ||
+  fail "a ReadWriteOnce claim where a ReadWriteMany one exists: unexpected error: $(cat "$TMP/stubbed.out")"
+stubbed "$TMP/stubbed.out" --set apps.filter.persistence.accessMode=ReadWriteMany ||
+  fail "one filter on the existing ReadWriteMany claim with accessMode ReadWriteMany: $(cat "$TMP/stubbed.out")"
 
 # ------------------------------------------------------------------ Grafana
 step "dashboard JSON: parses, unique panel ids, no overlapping panels, every panel has a query"
