@@ -1,8 +1,8 @@
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type DataRecord, hourFileName, isSinkFileName } from '@dataflow/contracts';
-import { scanFile } from '../sinks/file-sink.recovery';
+import { scanAndRepair, scanFile } from '../sinks/file-sink.recovery';
 import { SinkFiles } from '../sinks/sink-files';
 import { PartitionLock } from './partition-lock';
 
@@ -271,21 +271,12 @@ async function recover(dir: string, db: DatabaseSync, owner: Ownership): Promise
       continue;
     }
     const from = recorded !== undefined && recorded < info.size ? recorded : 0;
-    const result = await scanFile(path, from, info.size, (source, seq) => {
+    const result = await scanAndRepair(path, from, info.size, (source, seq) => {
       if (seq > (floors.get(source) ?? 0)) floors.set(source, seq);
     });
     scannedBytes += info.size - from;
     unreadableLines += result.unreadable;
-    if (result.completeUpTo < info.size) {
-      const handle = await open(path, 'r+');
-      try {
-        await handle.truncate(result.completeUpTo);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      repairedFiles.push(name);
-    }
+    if (result.repaired) repairedFiles.push(name);
     sizes.set(name, result.completeUpTo);
     owner.files.known(name, result.completeUpTo, info.mtimeMs);
   }

@@ -50,22 +50,37 @@ export async function recoverFileSink(dir: string, checkpoint: Checkpoint | unde
       continue;
     }
     const from = recorded !== undefined && recorded <= info.size ? recorded : 0;
-    const result = await scanFile(path, from, info.size, note);
+    const result = await scanAndRepair(path, from, info.size, note);
     scannedBytes += info.size - from;
     unreadableLines += result.unreadable;
-    if (result.completeUpTo < info.size) {
-      const handle = await open(path, 'r+');
-      try {
-        await handle.truncate(result.completeUpTo);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      repairedFiles.push(name);
-    }
+    if (result.repaired) repairedFiles.push(name);
     files.set(name, { size: result.completeUpTo, mtimeMs: info.mtimeMs });
   }
   return { held, files, repairedFiles, scannedBytes, unreadableLines };
+}
+
+/**
+ * Scans `path` from byte `from` to `size` (see {@link scanFile}) and truncates a torn last line away
+ * (a write a crash cut short: its record was never acknowledged).
+ */
+export async function scanAndRepair(
+  path: string,
+  from: number,
+  size: number,
+  note: (source: string, seq: number) => void,
+): Promise<{ completeUpTo: number; unreadable: number; repaired: boolean }> {
+  const result = await scanFile(path, from, size, note);
+  const repaired = result.completeUpTo < size;
+  if (repaired) {
+    const handle = await open(path, 'r+');
+    try {
+      await handle.truncate(result.completeUpTo);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+  return { ...result, repaired };
 }
 
 /**
