@@ -7,6 +7,7 @@ import type { BaselineResult } from './baseline';
 import type { HistoryEntry } from './history';
 import { LATENCY_BOUNDS_MS, type SinkLatency } from './latency';
 import type { RawResult } from './raw';
+import type { ScaleFigure, ScaleStep } from './scale';
 
 export interface Target {
   readonly name: string;
@@ -40,6 +41,9 @@ export interface BenchReport {
   readonly targets: Target[];
   readonly profiles: ProfileSummary[];
   readonly timeline: TimelinePoint[];
+  /** All-to-queue maximum with 1, 2, 3 writers per sink on the 3-node cluster (scale.ts). */
+  readonly scale?: ScaleFigure[];
+  readonly scaleSteps?: ScaleStep[];
   readonly valid: boolean;
   readonly problems: string[];
 }
@@ -226,6 +230,23 @@ export function formatReport(report: BenchReport): string {
       `ratio = ${f0(report.pipelineRecordsPerSecond)} records/s (pipeline, stored in both databases) / ` +
         `${f0(report.baseline?.recordsPerSecond)} records/s (baseline pipeline) = ${f2(report.ratio)}; ` +
         `slowest raw stage alone: ${report.slowestRaw?.stage ?? '?'} ${f0(report.slowestRaw?.recordsPerSecond)} records/s`,
+      '',
+    );
+  }
+  if (report.scale && report.scale.length > 0) {
+    parts.push(
+      'Scale figure: all to the queue, partitioned (8 per sink), 3-node cluster, 4 generators, 1 filter',
+      table(
+        ['writers per sink', 'max sustained', 'PostgreSQL', 'MongoDB', 'machine busy', 'next step failed on'],
+        report.scale.map((figure) => [
+          String(figure.writers),
+          figure.best ? `${f0(figure.best.targetRate)} records/s` : 'none',
+          figure.best ? `${f0(figure.best.postgresPerS)}/s` : '-',
+          figure.best ? `${f0(figure.best.mongoPerS)}/s` : '-',
+          figure.best?.machineBusyPercent !== undefined ? `${f0(figure.best.machineBusyPercent)}% of one core` : '-',
+          figure.limit,
+        ]),
+      ),
       '',
     );
   }

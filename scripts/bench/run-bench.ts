@@ -18,11 +18,14 @@ import { type BaselineResult, runBaseline } from './baseline';
 import { appendHistory, HISTORY_FILE } from './history';
 import { BenchReport, formatReport, Target, writeReport } from './report';
 import { errorText, positiveNumber as number, runTool } from '../kit/tool';
+import { searchMaximum, type SearchResult } from './search';
+import { runScaleFigure } from './scale';
 import { serviceUrls } from '../kit/services';
 
 interface CliOptions {
   readonly quick: boolean;
-  readonly only?: 'raw' | 'pipeline';
+  readonly only?: 'raw' | 'pipeline' | 'scale';
+  readonly scale: boolean;
   readonly duration?: number;
   readonly dist: string;
   readonly out: string;
@@ -39,7 +42,14 @@ const program = new Command()
   .name('bench')
   .description('Raw stage limits, pipeline throughput, latency, CPU and memory of dataflow')
   .option('--quick', 'short durations (a smoke run of a minute or two)', false)
-  .addOption(new Option('--only <part>', 'run only the raw stages or only the pipeline').choices(['raw', 'pipeline']))
+  .addOption(
+    new Option('--only <part>', 'run only the raw stages, the pipeline or the scale figure').choices([
+      'raw',
+      'pipeline',
+      'scale',
+    ]),
+  )
+  .option('--no-scale', 'skip the scale figure (1, 2, 3 writers per sink on the local 3-node cluster)')
   .option('--duration <seconds>', 'seconds of generation per rate step (default 15, quick 5)', number)
   .option('--dist <dir>', 'the Nest build output with the four apps', './dist')
   .option('--out <dir>', 'where report.json, report.html, logs and profiles go', './bench-results')
@@ -63,10 +73,6 @@ function buildCommit(dist: string): string | undefined {
 }
 const active = new Set<PipelineRun>();
 
-function roundRate(rate: number): number {
-  return rate < 100 ? Math.round(rate) : Math.round(rate / 50) * 50;
-}
-
 function describe(step: StepResult): string {
   const pg = step.latency?.postgres.percentiles;
   const mongo = step.latency?.mongo.percentiles;
@@ -87,48 +93,16 @@ async function runStep(run: PipelineRun, plan: StepPlan, steps: StepResult[]): P
   return step;
 }
 
-/** Far above any rate two cores could sustain: a search whose every step passed stops here. */
-const SAFETY_CAP = 400_000;
-/** The bisection stops once the failed rate is within this fraction above the sustained one. */
-const PRECISION = 0.1;
-
-export interface SearchResult {
-  /** The highest sustained step. */
-  readonly best?: StepResult;
-  /** The lowest step that failed: its reasons say what gave out first. */
-  readonly failed?: StepResult;
-}
-
-/**
- * The real maximum: doubles the rate while the pipeline keeps up (halves it while it does not),
- * then bisects between the last sustained and the first failed rate until they are within
- * PRECISION of each other. Stops early after `maxSteps` steps, at SAFETY_CAP, or at an invalid step.
- */
-async function search(
+/** The maximum-rate search of `phase` on `run` (see searchMaximum). */
+function search(
   run: PipelineRun,
   phase: Phase,
   startRate: number,
   plan: Omit<StepPlan, 'phase' | 'rate'>,
   maxSteps: number,
   steps: StepResult[],
-): Promise<SearchResult> {
-  let best: StepResult | undefined;
-  let failed: StepResult | undefined;
-  let rate = roundRate(startRate);
-  for (let done = 0; done < maxSteps && rate >= 100 && rate <= SAFETY_CAP; done++) {
-    const step = await runStep(run, { ...plan, phase, rate }, steps);
-    if (!step.valid) break;
-    if (step.sustainable) best = step;
-    else failed = step;
-    if (best && failed) {
-      if (failed.targetRate <= best.targetRate * (1 + PRECISION)) break;
-      rate = roundRate((best.targetRate + failed.targetRate) / 2);
-      if (rate <= best.targetRate || rate >= failed.targetRate) break;
-    } else {
-      rate = roundRate(best ? rate * 2 : rate / 2);
-    }
-  }
-  return { best, failed };
+): Promise<SearchResult<StepResult>> {
+  return searchMaximum((rate) => runStep(run, { ...plan, phase, rate }, steps), startRate, maxSteps);
 }
 
 async function withRun<T>(
@@ -184,7 +158,7 @@ async function main(): Promise<void> {
   let maxQueueFailed: StepResult | undefined;
   let maxMixFailed: StepResult | undefined;
 
-  if (cli.only !== 'raw') {
+  if (cli.only === undefined || cli.only === 'pipeline') {
     const missing = missingBuilds(dist);
     if (missing.length > 0) {
       console.error(`bench: no build of ${missing.join(', ')} in ${dist}; run npm run build or pass --dist`);
@@ -268,7 +242,7 @@ async function main(): Promise<void> {
     });
   }
 
-  if (cli.only !== 'pipeline') {
+  if (cli.only === undefined || cli.only === 'raw') {
     // The raw stages, with the batching the pipeline showed at its maximum rate (config defaults otherwise).
     const b = maxQueue?.batching;
     const clamp = (value: number | undefined, fallback: number, max: number): number =>
@@ -296,6 +270,31 @@ async function main(): Promise<void> {
         : `  ${Math.round(baseline.recordsPerSecond)} records/s in both databases (sent ${Math.round(baseline.sentPerS)}/s, routed ${Math.round(baseline.routedPerS)}/s, PostgreSQL ${Math.round(baseline.postgresPerS)}/s, MongoDB ${Math.round(baseline.mongoPerS)}/s)`,
     );
     if (baseline.error) problems.push(`baseline: ${baseline.error}`);
+  }
+
+  let scale: Awaited<ReturnType<typeof runScaleFigure>> | undefined;
+  if ((cli.only === undefined && cli.scale) || cli.only === 'scale') {
+    const missing = missingBuilds(dist);
+    if (missing.length > 0) {
+      console.error(`bench: no build of ${missing.join(', ')} in ${dist}; run npm run build or pass --dist`);
+      process.exit(2);
+    }
+    scale = await runScaleFigure({
+      ...urls,
+      dist,
+      runDir,
+      basePort: cli.basePort + 20,
+      partitions: 8,
+      writerCounts: [1, 2, 3],
+      generators: 4,
+      durationS: stepS,
+      warmupS: quick ? 1 : 3,
+      startRate: cli.startRate,
+      maxSteps: cli.maxSteps,
+      keepData: cli.keepData,
+      log,
+    });
+    problems.push(...scale.problems);
   }
 
   const invalid = steps.filter((s) => !s.valid);
@@ -371,6 +370,8 @@ async function main(): Promise<void> {
     targets,
     profiles,
     timeline,
+    scale: scale?.figures,
+    scaleSteps: scale?.steps,
     valid: problems.length === 0,
     problems,
   };

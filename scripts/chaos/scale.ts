@@ -8,29 +8,23 @@
  * misnested, order kept per source. See docs/chaos.md.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import amqp from 'amqplib';
-import { FILE_DLQ, MONGO_DLQ, POSTGRES_DLQ, type DataRecord, type RecordSink } from '@dataflow/contracts';
-import { deleteTopology } from '@dataflow/messaging/transport/topology';
+import type { DataRecord, RecordSink } from '@dataflow/contracts';
 import { AppProcess, PORT_VARIABLE, type AppName } from '../kit/app-process';
 import { metricSum } from '../kit/prometheus';
-import { INFRA, mustRun, run, serviceUrls, type ServiceUrls } from '../kit/services';
+import { busiestLeader, cluster, nodesFrom, partitionTotals, resetTopology } from '../kit/cluster';
+import { serviceUrls, type ServiceUrls } from '../kit/services';
 import { deleteSourceAt, fileSinkRecords, readDatabases } from '../kit/stores';
 import { errorText } from '../kit/tool';
 import { sleep, waitUntil } from '../kit/wait';
 import { number, readFlags } from './options';
 import { reconcile, type GeneratorLifetime, type Reconciliation } from './reconcile';
 
-const NODES = [1, 2, 3] as const;
-const CLUSTER_URLS = NODES.map((n) => `amqp://guest:guest@127.0.0.1:${5680 + n}`);
 const WRITERS = 3;
 const FILTERS = 3;
 const GENERATORS = 4;
 /** Records with randomValue above it go to the queues, the others (about half) to the file sink. */
 const THRESHOLD = 50;
-/** Partition queues of every sink, the file sink's included. */
-const PARTITION_QUEUE = /^dataflow\.records\.(postgres|mongo|file)\.\d+$/;
 const START_TIMEOUT_MS = 90_000;
 const RECORDS = 'dataflow_records_total';
 
@@ -104,7 +98,6 @@ function log(text: string): void {
   console.log(`chaos scale: ${text}`);
 }
 
-/** Every node's URL, starting with node `first`: a lost connection moves on to the next node. */
 /** The filters in the order generator `i` tries them: from filter i mod FILTERS on. */
 function filterOrder(i: number): number[] {
   return Array.from({ length: FILTERS }, (_, k) => (i + k) % FILTERS);
@@ -115,10 +108,6 @@ function outOfOrder(records: readonly DataRecord[]): number {
   let count = 0;
   for (let i = 1; i < records.length; i++) if ((records[i]?.seq ?? 0) <= (records[i - 1]?.seq ?? 0)) count++;
   return count;
-}
-
-function nodesFrom(first: number): string {
-  return [...CLUSTER_URLS.slice(first), ...CLUSTER_URLS.slice(0, first)].join(',');
 }
 
 interface FaultResult {
@@ -137,7 +126,6 @@ class ScaleRun {
   readonly filters: AppProcess[] = [];
   readonly outputDir: string;
   readonly lifetimes = new Map<string, GeneratorLifetime>();
-  private readonly host = hostname().split('.')[0] ?? 'localhost';
 
   constructor(readonly options: ScaleOptions) {
     this.logDir = join(options.runDir, 'logs');
@@ -226,76 +214,6 @@ class ScaleRun {
     return [...this.filters, ...this.writers, ...this.generators];
   }
 
-  /** Deletes the record topology on the cluster (every partition count), so the apps declare it anew. */
-  async resetTopology(): Promise<void> {
-    const connection = await amqp.connect(CLUSTER_URLS[0] as string);
-    try {
-      await deleteTopology(await connection.createChannel());
-    } finally {
-      await connection.close();
-    }
-  }
-
-  /**
-   * Messages in the record queues of the run's topology (ready and unacknowledged), the partition
-   * queues that hold ready messages but deliver none (no active consumer takes them), and the
-   * messages in the DLQs.
-   */
-  async queueTotals(): Promise<{ records: number; unconsumed: string[]; deadLetters: number }> {
-    const listed = await this.rabbitmqctl([
-      'list_queues',
-      '-q',
-      '--no-table-headers',
-      'name',
-      'messages',
-      'messages_unacknowledged',
-    ]);
-    let records = 0;
-    let deadLetters = 0;
-    const unconsumed: string[] = [];
-    for (const line of listed.split('\n')) {
-      const [name, messages, unacknowledged] = line.trim().split(/\s+/);
-      const count = Number(messages);
-      if (!name || !Number.isFinite(count)) continue;
-      if (name === POSTGRES_DLQ || name === MONGO_DLQ || name === FILE_DLQ) deadLetters += count;
-      else if (PARTITION_QUEUE.test(name)) {
-        records += count;
-        if (count > 0 && Number(unacknowledged) === 0) unconsumed.push(name);
-      }
-    }
-    return { records, unconsumed, deadLetters };
-  }
-
-  /** The node that leads most of the partition queues. */
-  async busiestLeader(): Promise<number> {
-    const listed = await this.rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name', 'leader']);
-    const leads = new Map<number, number>();
-    for (const line of listed.split('\n')) {
-      const [name, leader] = line.trim().split(/\s+/);
-      const node = /^rabbit-(\d)@/.exec(leader ?? '')?.[1];
-      if (!name || !node || !PARTITION_QUEUE.test(name)) continue;
-      leads.set(Number(node), (leads.get(Number(node)) ?? 0) + 1);
-    }
-    const [busiest] = [...leads.entries()].sort((a, b) => b[1] - a[1]);
-    if (!busiest) throw new Error('no partition queue has a leader');
-    return busiest[0];
-  }
-
-  /** rabbitmqctl against the first node that answers. */
-  private async rabbitmqctl(args: readonly string[]): Promise<string> {
-    let last = '';
-    for (const node of NODES) {
-      const result = await run('rabbitmqctl', ['-n', `rabbit-${node}@${this.host}`, ...args], 30_000);
-      if (result.code === 0) return result.output;
-      last = result.output;
-    }
-    throw new Error(`rabbitmqctl ${args.join(' ')} failed on every node: ${last}`);
-  }
-
-  async cluster(...args: string[]): Promise<void> {
-    await mustRun(INFRA, ['cluster', ...args], 180_000);
-  }
-
   /**
    * Stored + duplicate counts of each sink's writers now running (each restart starts from 0); the
    * file sink's writers are the filters.
@@ -326,7 +244,7 @@ class ScaleRun {
     let last: string[] = [];
     await waitUntil(
       async () => {
-        last = (await this.queueTotals()).unconsumed;
+        last = (await partitionTotals()).unconsumed;
         consumedInARow = last.length === 0 ? consumedInARow + 1 : 0;
         return consumedInARow >= 2;
       },
@@ -451,8 +369,8 @@ export async function runScale(options: ScaleOptions): Promise<number> {
     `run ${scale.run}: ${GENERATORS} generators at ${options.rate}/s, ${FILTERS} filters, ${WRITERS}+${WRITERS} writers, ${options.partitions} partitions per sink; logs in ${scale.logDir}`,
   );
   try {
-    await scale.cluster('up');
-    await scale.resetTopology();
+    await cluster('up');
+    await resetTopology();
     // Writers first (started together: each takes its preferred partitions, then the rest as standby).
     await Promise.all(scale.writers.map((writer) => writer.start(START_TIMEOUT_MS)));
     await Promise.all(scale.filters.map((filter) => filter.start(START_TIMEOUT_MS)));
@@ -480,11 +398,11 @@ export async function runScale(options: ScaleOptions): Promise<number> {
         'kill-leader-node',
         'SIGKILL the RabbitMQ node leading most partition queues, restart it after the outage',
         async () => {
-          leader = await scale.busiestLeader();
+          leader = await busiestLeader();
           log(`  rabbit-${leader} leads most partition queues: killing it`);
-          await scale.cluster('kill-node', String(leader));
+          await cluster('kill-node', String(leader));
         },
-        () => scale.cluster('start-node', String(leader)),
+        () => cluster('start-node', String(leader)),
       );
       const dbWriter = (i: number): AppProcess => scale.dbWriters[i] as AppProcess;
       const mongoWriter = (i: number): AppProcess => scale.mongoWriters[i] as AppProcess;
@@ -554,7 +472,7 @@ export async function runScale(options: ScaleOptions): Promise<number> {
       lifetime.reservedUpTo = scale.reservedSeq(scale.sourceOf(i));
     }
     await waitUntil(
-      async () => (await scale.queueTotals()).records === 0,
+      async () => (await partitionTotals()).records === 0,
       options.drainTimeoutS * 1000,
       'the partition queues to empty',
       {
@@ -581,7 +499,7 @@ export async function runScale(options: ScaleOptions): Promise<number> {
       );
       fileOrder.set(source, outOfOrder(files.records));
     }
-    const { deadLetters } = await scale.queueTotals();
+    const { deadLetters } = await partitionTotals();
     const unrecovered = results.filter((r) => r.recoverS === undefined).map((r) => r.name);
     const problems = reconciliations.reduce(
       (sum, r) =>
