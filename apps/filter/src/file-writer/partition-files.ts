@@ -156,6 +156,8 @@ export class PartitionFiles {
       db = openState(this.dir);
       const owner = new Ownership(lock, db, signal, this.dir, this.fsync);
       this.events.tookOver(this.dir, await recover(this.dir, db, owner));
+      // Ended while the files were read: an abort listener added now would never run (closed below).
+      if (signal?.aborted) throw signal.reason as Error;
       this.owner = owner;
       // The session's end gives the partition up at once (after a write in progress), so that the
       // next active consumer, in this process or another, does not wait.
