@@ -7,6 +7,7 @@ import type * as Filter from '../../apps/filter/src/filter.module';
 import type * as Ingest from '../../apps/filter/src/ingest/ingest.service';
 import type * as Pipeline from '../../apps/filter/src/pipeline/record-pipeline.service';
 import type * as Files from '../../apps/filter/src/sinks/file-sink.service';
+import type * as Leg from '../../apps/filter/src/sinks/file-leg';
 import type * as Queue from '../../apps/filter/src/sinks/queue-sink.service';
 import { waitFor } from '../support/app-process';
 import { IngestClient } from '../support/ingest-client';
@@ -46,10 +47,14 @@ describe('filter module (module tier)', () => {
     const { IngestService } = await load<typeof Ingest>('../../apps/filter/src/ingest/ingest.service');
     const { RecordPipeline } = await load<typeof Pipeline>('../../apps/filter/src/pipeline/record-pipeline.service');
     const { FileSink } = await load<typeof Files>('../../apps/filter/src/sinks/file-sink.service');
+    const { FileLeg } = await load<typeof Leg>('../../apps/filter/src/sinks/file-leg');
     const { QueueSink } = await load<typeof Queue>('../../apps/filter/src/sinks/queue-sink.service');
     expect(isWoven(app.get(IngestService), 'receive')).toBe(true);
     expect(isWoven(app.get(RecordPipeline), 'handOff')).toBe(true);
-    expect(isWoven(app.get(FileSink), 'writeChunks')).toBe(true);
+    // Unpartitioned, the file leg is the filter's own buffered files.
+    const fileLeg = app.get(FileLeg);
+    expect(fileLeg).toBeInstanceOf(FileSink);
+    expect(isWoven(fileLeg, 'writeChunks')).toBe(true);
     expect(isWoven(app.get(QueueSink), 'confirmedPublish')).toBe(true);
     for (const operation of ['rabbitmq.publish', 'file.write']) {
       expect(await metric('dataflow_operations_total', { operation, outcome: 'ok' })).toBe(0);
