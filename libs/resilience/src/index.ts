@@ -4,6 +4,7 @@ export * from './policy-registry.service';
 export * from './resilient.decorator';
 export * from './resilience.aspect';
 export * from './breaker-health.indicator';
+export * from './breaker-probe';
 export * from './resilience.module';
 export * from './resilience.tokens';
 export { CircuitState, BrokenCircuitError, TaskCancelledError } from 'cockatiel';

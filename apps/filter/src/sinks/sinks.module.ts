@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { FILE_PARTITION_EXCHANGE } from '@dataflow/contracts';
 import { RecordsRmqClient } from '@dataflow/messaging';
+import { BreakerProbes } from './breaker-probes';
 import { FileLeg } from './file-leg';
 import { FILE_SINK_OPTIONS, type FileSinkOptions } from './file-sink.options';
 import { FileSink } from './file-sink.service';
@@ -28,6 +29,7 @@ import { QueueSink } from './queue-sink.service';
           ? new PartitionedFileLeg(new RecordsRmqClient({ ...queue, exchange: FILE_PARTITION_EXCHANGE }))
           : new FileSink(files),
     },
+    BreakerProbes,
   ],
   exports: [QueueSink, FileLeg],
 })
