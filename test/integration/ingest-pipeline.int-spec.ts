@@ -175,4 +175,34 @@ describe('generator → filter → file and RabbitMQ', () => {
     // then resent: the queues hold every > 90 record at least once (the writers drop repeats).
     await expectExactSplit(outputDir, 'it-broker', total, 'at-least-once');
   });
+
+  it('closes its open breaker and is ready again once RabbitMQ is back, with no record arriving', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-out-'));
+    const filter = await startFilter(outputDir, {
+      FILTER_BREAKER_HALF_OPEN_MS: '1000',
+      FILTER_PUBLISH_TIMEOUT_MS: '1000',
+    });
+    const generator = await startGenerator('it-probe', {
+      GENERATOR_RATE: '200',
+      GENERATOR_ACK_TIMEOUT_MS: '3000',
+      GENERATOR_RECONNECT_MAX_MS: '1000',
+    });
+    await waitFor(async () => (await acknowledged(generator)) > 100, 30_000, 'records flowing');
+    await rabbitmqStop();
+    try {
+      await waitFor(
+        async () => (await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })) === 2,
+        30_000,
+        "the filter's rabbitmq breaker to open",
+      );
+      // Nothing reaches the filter from now on: what a load balancer does to an unready replica.
+      await generator.kill();
+      expect((await filter.get('/health/ready')).status).toBe(503);
+    } finally {
+      await rabbitmqStart();
+      await rabbit.reopen();
+    }
+    await waitFor(async () => (await filter.get('/health/ready')).status === 200, 30_000, 'the filter ready again');
+    expect(await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })).toBe(0);
+  });
 });
