@@ -49,6 +49,17 @@ describe('generator → filter → file and RabbitMQ', () => {
     return generator.start();
   }
 
+  /** A filter whose RabbitMQ breaker opens and tries again within about a second. */
+  const QUICK_BREAKER = { FILTER_BREAKER_HALF_OPEN_MS: '1000', FILTER_PUBLISH_TIMEOUT_MS: '1000' };
+
+  function rabbitmqBreakerOpen(filter: AppProcess): Promise<void> {
+    return waitFor(
+      async () => (await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })) === 2,
+      30_000,
+      "the filter's rabbitmq breaker to open",
+    );
+  }
+
   async function acknowledged(generator: AppProcess): Promise<number> {
     return generator.metric('dataflow_records_total', { stage: 'deliver', outcome: 'acked' });
   }
@@ -136,10 +147,7 @@ describe('generator → filter → file and RabbitMQ', () => {
   it('pauses while RabbitMQ is down and resumes by itself with nothing lost', async () => {
     const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-out-'));
     const total = 4500;
-    const filter = await startFilter(outputDir, {
-      FILTER_BREAKER_HALF_OPEN_MS: '1000',
-      FILTER_PUBLISH_TIMEOUT_MS: '1000',
-    });
+    const filter = await startFilter(outputDir, QUICK_BREAKER);
     const generator = await startGenerator('it-broker', {
       GENERATOR_RATE: '300',
       GENERATOR_LIMIT: String(total),
@@ -150,11 +158,7 @@ describe('generator → filter → file and RabbitMQ', () => {
     await waitFor(async () => (await acknowledged(generator)) > 300, 30_000, 'records flowing');
     await rabbitmqStop();
     try {
-      await waitFor(
-        async () => (await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })) === 2,
-        30_000,
-        "the filter's rabbitmq breaker to open",
-      );
+      await rabbitmqBreakerOpen(filter);
       await waitFor(
         async () => (await generator.metric('dataflow_circuit_state', { breaker: 'filter' })) === 2,
         30_000,
@@ -178,10 +182,7 @@ describe('generator → filter → file and RabbitMQ', () => {
 
   it('closes its open breaker and is ready again once RabbitMQ is back, with no record arriving', async () => {
     const outputDir = mkdtempSync(join(tmpdir(), 'dataflow-out-'));
-    const filter = await startFilter(outputDir, {
-      FILTER_BREAKER_HALF_OPEN_MS: '1000',
-      FILTER_PUBLISH_TIMEOUT_MS: '1000',
-    });
+    const filter = await startFilter(outputDir, QUICK_BREAKER);
     const generator = await startGenerator('it-probe', {
       GENERATOR_RATE: '200',
       GENERATOR_ACK_TIMEOUT_MS: '3000',
@@ -190,11 +191,7 @@ describe('generator → filter → file and RabbitMQ', () => {
     await waitFor(async () => (await acknowledged(generator)) > 100, 30_000, 'records flowing');
     await rabbitmqStop();
     try {
-      await waitFor(
-        async () => (await filter.metric('dataflow_circuit_state', { breaker: 'rabbitmq' })) === 2,
-        30_000,
-        "the filter's rabbitmq breaker to open",
-      );
+      await rabbitmqBreakerOpen(filter);
       // Nothing reaches the filter from now on: what a load balancer does to an unready replica.
       await generator.kill();
       expect((await filter.get('/health/ready')).status).toBe(503);

@@ -147,7 +147,7 @@ export class PartitionFiles {
   }
 
   private async ownerFor(signal: AbortSignal | undefined): Promise<Ownership> {
-    if (this.owner && this.owner.signal === signal && this.owner.lock.held) return this.owner;
+    if (this.owner && this.owner.signal === signal) return this.owner;
     await this.giveUp();
     await mkdir(this.dir, { recursive: true });
     const lock = await PartitionLock.acquire(this.dir, signal, () => this.events.waiting(this.dir));
@@ -183,15 +183,21 @@ export class PartitionFiles {
   private async write(owner: Ownership, records: readonly DataRecord[], replayed: boolean): Promise<AppendOutcome> {
     const chunks = new Map<string, string[]>();
     const floors = new Map<string, number>();
+    // A replayed batch may hold records below the floor that the files lack: which ones they have is
+    // read once per hour file the batch touches.
+    const present = replayed ? await this.presentIn(records) : undefined;
     let stored = 0;
     let duplicates = 0;
     for (const record of records) {
       const floor = floors.get(record.source) ?? owner.floor(record.source);
-      const fresh = record.seq > floor || (replayed && !(await this.holdsExactly(record)) && !isIn(chunks, record));
+      const key = recordKey(record.source, record.seq);
+      const fresh = record.seq > floor || (present !== undefined && !present.has(key));
       if (!fresh) {
         duplicates++;
         continue;
       }
+      // A repeat later in this batch is a duplicate too.
+      present?.add(key);
       const name = hourFileName(record.timestamp);
       let lines = chunks.get(name);
       if (!lines) chunks.set(name, (lines = []));
@@ -211,26 +217,34 @@ export class PartitionFiles {
     return { stored, duplicates };
   }
 
-  /** Whether the record's hour file holds it already (for replayed dead letters only). */
-  private async holdsExactly(record: DataRecord): Promise<boolean> {
-    const path = join(this.dir, hourFileName(record.timestamp));
-    let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch {
-      return false;
+  /** Which of `records` their hour files hold already (replayed dead letters only): one scan per file. */
+  private async presentIn(records: readonly DataRecord[]): Promise<Set<string>> {
+    const wanted = new Map<string, Set<string>>();
+    for (const record of records) {
+      const name = hourFileName(record.timestamp);
+      let keys = wanted.get(name);
+      if (!keys) wanted.set(name, (keys = new Set()));
+      keys.add(recordKey(record.source, record.seq));
     }
-    let found = false;
-    await scanFile(path, 0, size, (source, seq) => {
-      if (source === record.source && seq === record.seq) found = true;
-    });
-    return found;
+    const present = new Set<string>();
+    for (const [name, keys] of wanted) {
+      const path = join(this.dir, name);
+      const size = await stat(path).then(
+        (info) => info.size,
+        () => undefined,
+      );
+      if (size === undefined) continue;
+      await scanFile(path, 0, size, (source, seq) => {
+        const key = recordKey(source, seq);
+        if (keys.has(key)) present.add(key);
+      });
+    }
+    return present;
   }
 }
 
-function isIn(chunks: ReadonlyMap<string, readonly string[]>, record: DataRecord): boolean {
-  const line = `${JSON.stringify(record)}\n`;
-  return chunks.get(hourFileName(record.timestamp))?.includes(line) ?? false;
+function recordKey(source: string, seq: number): string {
+  return `${source}\n${seq}`;
 }
 
 function openState(dir: string): DatabaseSync {

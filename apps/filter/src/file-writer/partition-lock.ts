@@ -46,10 +46,6 @@ export class PartitionLock {
     }
   }
 
-  get held(): boolean {
-    return this.db !== undefined;
-  }
-
   release(): void {
     const db = this.db;
     this.db = undefined;

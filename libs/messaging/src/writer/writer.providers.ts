@@ -45,13 +45,13 @@ export function writerProviders<Deps extends unknown[]>(
 ): Provider[];
 export function writerProviders(
   store: Type<RecordStore>,
-  // The overloads above type it; Nest's factory providers take any arguments.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
-  settings: (...deps: any[]) => WriterSettings,
+  // The overloads above type the arguments (never[]: any factory's parameters fit); Nest passes the
+  // injected values in the order of `inject`.
+  settings: (...deps: never[]) => WriterSettings,
   inject: InjectionToken[] = [ConfigService],
 ): Provider[] {
   return [
-    { provide: WRITER_SETTINGS, inject, useFactory: settings },
+    { provide: WRITER_SETTINGS, inject, useFactory: settings as (...deps: unknown[]) => WriterSettings },
     store,
     { provide: RECORD_STORE, useExisting: store },
     {
